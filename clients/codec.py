@@ -1,0 +1,101 @@
+"""Encryption of Temporal payloads (AES-256-GCM), so history holds no plaintext.
+
+Everything oamflow sends through Temporal (the request with its Secret values,
+manifests, results, query answers) passes through this codec when a key is
+configured. The Temporal server then stores ciphertext only; the worker and the
+command line, which hold the key, see plaintext. Operators who hold the key can
+run `starter.py codec-server` so the Temporal UI shows decoded payloads.
+
+The key is 32 bytes, base64-encoded, from `OAMFLOW_CODEC_KEY` or from the file
+named by `OAMFLOW_CODEC_KEY_FILE`. Each encrypted payload records the key's id (a
+hash prefix), so a payload written with another key fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from collections.abc import Sequence
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadCodec
+
+ENCODING = b"binary/encrypted"
+KEY_VARIABLE = "OAMFLOW_CODEC_KEY"
+KEY_FILE_VARIABLE = "OAMFLOW_CODEC_KEY_FILE"
+NONCE_BYTES = 12
+
+
+class CodecKeyError(Exception):
+    """The configured key is missing, unreadable or not 32 bytes of base64."""
+
+
+def new_key() -> str:
+    """A fresh random key, base64-encoded, for `OAMFLOW_CODEC_KEY` or a key file."""
+    return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
+
+
+def key_from_environment() -> bytes | None:
+    """The configured key, or None when payload encryption is not configured."""
+    text = os.environ.get(KEY_VARIABLE)
+    source = KEY_VARIABLE
+    path = os.environ.get(KEY_FILE_VARIABLE)
+    if not text and path:
+        try:
+            with open(path, encoding="ascii") as handle:
+                text = handle.read()
+        except OSError as error:
+            raise CodecKeyError(
+                f"cannot read the codec key file {path} ({KEY_FILE_VARIABLE}): {error.strerror}"
+            ) from None
+        source = path
+    if not text:
+        return None
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise CodecKeyError(f"the codec key in {source} is not valid base64") from None
+    if len(key) != 32:
+        raise CodecKeyError(
+            f"the codec key in {source} is {len(key)} bytes; it must be 32 (AES-256)"
+        )
+    return key
+
+
+class EncryptionCodec(PayloadCodec):
+    def __init__(self, key: bytes) -> None:
+        self._cipher = AESGCM(key)
+        self.key_id = hashlib.sha256(key).hexdigest()[:16].encode("ascii")
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self._encrypt(payload) for payload in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self._decrypt(payload) for payload in payloads]
+
+    def _encrypt(self, payload: Payload) -> Payload:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._cipher.encrypt(nonce, payload.SerializeToString(), None)
+        return Payload(
+            metadata={"encoding": ENCODING, "encryption-key-id": self.key_id},
+            data=nonce + sealed,
+        )
+
+    def _decrypt(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload
+        key_id = payload.metadata.get("encryption-key-id", b"")
+        if key_id != self.key_id:
+            raise ValueError(
+                f"payload was encrypted with key {key_id.decode(errors='replace')}, but the configured key"
+                f" is {self.key_id.decode()}; configure the key the deployment was started with"
+            )
+        plain = self._cipher.decrypt(
+            payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], None
+        )
+        decoded = Payload()
+        decoded.ParseFromString(plain)
+        return decoded

@@ -1,0 +1,270 @@
+"""Values that cross the Temporal boundary: workflow input and output, activity
+inputs and results, queries and updates. All are pydantic models, carried by
+Temporal's pydantic data converter, serialized with camelCase keys.
+
+Payload size matters (Temporal rejects payloads over 2 MB): an activity input
+carries one manifest, never the whole request, and results carry identities and
+messages, never objects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from oam.model import Application, RetryPolicy
+
+TASK_QUEUE = "oamflow"
+WORKFLOW_NAME = "DeployApplication"
+FIELD_MANAGER = "oamflow"
+
+# Search attributes, registered on the server by the worker at start.
+ATTRIBUTE_APPLICATION = "OamflowApplication"
+ATTRIBUTE_NAMESPACE = "OamflowNamespace"
+ATTRIBUTE_PROJECT = "OamflowProject"
+
+
+def workflow_id(namespace: str, name: str) -> str:
+    """One deployment per application at a time: the ID is derived from its identity."""
+    return f"deploy-{namespace}-{name}"
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, serialize_by_alias=True
+    )
+
+
+# --- activities ---------------------------------------------------------------------
+
+
+class ApplyInput(Message):
+    job_id: str
+    application: str
+    manifest: dict[str, Any]
+    retry: RetryPolicy
+    # On a retried deployment, an object that already matches is not written again.
+    skip_if_unchanged: bool = False
+
+
+class ApplyResult(Message):
+    created: bool
+    changed: bool
+    ready: bool
+    message: str = ""
+    uid: str | None = None
+    resource_version: str | None = None
+    generation: int | None = None
+    namespace: str | None = None
+
+
+class WaitInput(Message):
+    job_id: str
+    application: str
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    deadline: datetime
+    timeout_seconds: float
+    timeout_reason: str = ""
+    generation: int | None = None
+    backoff_grace_seconds: float
+    poll_interval_seconds: float
+    retry: RetryPolicy
+
+
+class WaitResult(Message):
+    message: str = ""
+
+
+class DeleteInput(Message):
+    job_id: str
+    application: str
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    uid: str | None
+    retry: RetryPolicy
+
+
+class DeleteResult(Message):
+    deleted: bool
+    message: str = ""
+
+
+class PreflightInput(Message):
+    application: str
+    namespace: str
+    # (apiVersion, kind) pairs the plan applies, except those whose CRD it also applies.
+    kinds: list[tuple[str, str]]
+    retry: RetryPolicy
+
+
+class PreflightResult(Message):
+    cluster: str
+    emulator: bool
+
+
+# --- the deployment workflow --------------------------------------------------------
+
+
+class DeployOptions(Message):
+    """Settings of one deployment that are not part of the application request."""
+
+    default_timeout_seconds: float = 300.0
+    heartbeat_timeout_seconds: float = 30.0
+    # Pods in image pull or crash-loop back-off longer than this fail their job.
+    backoff_grace_seconds: float = 30.0
+    poll_interval_seconds: float = 1.0
+    # Continue as new past this many history events (Temporal's hard limit is 51,200).
+    max_history_events: int = 10_000
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    APPLYING = "applying"
+    WAITING = "waiting"
+    READY = "ready"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting-approval"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    NOT_STARTED = "not-started"
+    CANCELLED = "cancelled"
+
+
+class JobProgress(Message):
+    id: str
+    step: str
+    sub_step: str | None = None
+    execution: int
+    tier: str
+    component: str
+    kind: str
+    api_version: str
+    namespace: str | None
+    name: str
+    state: JobState = JobState.PENDING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: str = ""
+    created: bool = False
+    changed: bool = False
+    unchanged_since_previous_run: bool = False
+    uid: str | None = None
+
+    def describe(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+
+class Approval(Message):
+    approved: bool
+    reason: str = ""
+    decided_at: datetime | None = None
+    identity: str = ""
+
+
+class StepProgress(Message):
+    name: str
+    type: str
+    state: StepState = StepState.PENDING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    message: str = ""
+    approval: Approval | None = None
+    next_execution: int = 0
+
+
+class CleanupEntry(Message):
+    """What `failurePolicy: cleanup` did with one object."""
+
+    job_id: str
+    object: str
+    deleted: bool
+    message: str
+
+
+class DeploymentState(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    CLEANING_UP = "cleaning-up"
+
+
+class Progress(Message):
+    """Live state of a deployment; the `progress` query returns it."""
+
+    application: str
+    namespace: str
+    project: str | None = None
+    alias: str | None = None
+    state: DeploymentState = DeploymentState.RUNNING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    cluster: str = ""
+    first_failure: str = ""
+    failure_policy: str = "keep"
+    cleanup: list[CleanupEntry] = []
+    steps: list[StepProgress] = []
+    jobs: list[JobProgress] = []
+    run_count: int = 1
+
+    def awaiting_approval(self) -> list[str]:
+        return [
+            step.name
+            for step in self.steps
+            if step.state == StepState.AWAITING_APPROVAL
+        ]
+
+
+class PreviousJob(Message):
+    """What an earlier run of the same deployment left for a retry to reuse."""
+
+    created: bool
+    uid: str | None = None
+    ready: bool = False
+
+
+class ResumeState(Message):
+    """Carried into a retry: jobs already ready, objects created, approvals given."""
+
+    jobs: dict[str, PreviousJob] = {}
+    approvals: dict[str, Approval] = {}
+    run_count: int = 1
+
+
+class DeployInput(Message):
+    application: Application
+    options: DeployOptions = DeployOptions()
+    resume: ResumeState | None = None
+    # Set only when the workflow continues as new: where the previous run stopped.
+    carried: Progress | None = None
+    cluster: str = ""
+
+
+class ApprovalDecision(Message):
+    step: str | None = None
+    approve: bool = True
+    reason: str = ""
+    identity: str = ""
+
+
+class ApprovalOutcome(Message):
+    step: str
+    approved: bool
