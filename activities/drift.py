@@ -29,3 +29,27 @@ def matches(manifest: Any, live: Any) -> bool:
     if isinstance(manifest, int | float) and isinstance(live, int | float):
         return manifest == live
     return manifest == live
+
+
+def first_difference(manifest: Any, live: Any, path: str = "") -> str | None:
+    """The path of the first manifest value the live object lacks or differs in."""
+    if isinstance(manifest, dict):
+        if not isinstance(live, dict):
+            return path or "."
+        for key, value in manifest.items():
+            where = f"{path}.{key}" if path else key
+            if key not in live:
+                return where
+            found = first_difference(value, live[key], where)
+            if found:
+                return found
+        return None
+    if isinstance(manifest, list):
+        if not isinstance(live, list) or len(manifest) != len(live):
+            return path
+        for index, (mine, theirs) in enumerate(zip(manifest, live, strict=True)):
+            found = first_difference(mine, theirs, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    return None if matches(manifest, live) else path
