@@ -91,19 +91,15 @@ class DeployApplication:
             await self._stop_running_steps()
             tracker.finish(DeploymentState.CANCELLED, workflow.now())
             self._publish_details()
-            workflow.logger.info(
-                "Deployment cancelled", extra={"application": progress.application}
-            )
+            workflow.logger.info("%s: deployment cancelled", progress.application)
             raise
 
         if self._pause_for_new_run:
             await workflow.wait_condition(workflow.all_handlers_finished)
             workflow.logger.info(
-                "Continuing as new to keep the history short",
-                extra={
-                    "application": progress.application,
-                    "events": workflow.info().get_current_history_length(),
-                },
+                "%s: continuing as new after %d history events",
+                progress.application,
+                workflow.info().get_current_history_length(),
             )
             workflow.continue_as_new(
                 DeployInput(
@@ -290,8 +286,7 @@ class DeployApplication:
         tracker.start_step(step.name, workflow.now(), StepState.AWAITING_APPROVAL)
         self._publish_details()
         workflow.logger.info(
-            "Step awaits approval",
-            extra={"application": self._application.name, "step": step.name},
+            "%s: step %s awaits approval", self._application.name, step.name
         )
         try:
             await workflow.wait_condition(

@@ -18,7 +18,12 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy as TemporalRetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    TimeoutError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from oam import Execution, Job, units
@@ -205,14 +210,16 @@ class JobRunner:
                 )
                 message = waited.message
         except ActivityError as error:
+            if isinstance(error.cause, CancelledError):
+                # The deployment was cancelled and the activity acknowledged it.
+                tracker.finish_job(
+                    job.id, JobState.CANCELLED, workflow.now(), "cancelled"
+                )
+                self.on_change()
+                raise asyncio.CancelledError() from error
             reason = failure_text(error)
             workflow.logger.warning(
-                "Job failed",
-                extra={
-                    "application": self.application,
-                    "job": job.id,
-                    "reason": reason,
-                },
+                "%s: job %s failed: %s", self.application, job.id, reason
             )
             tracker.finish_job(job.id, JobState.FAILED, workflow.now(), reason)
             self.on_change()

@@ -1,0 +1,174 @@
+"""Failing deployments: fast diagnosis, retry, cancel, cleanup, conflicts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from temporalio.client import WorkflowExecutionStatus
+
+from tests.conftest import Harness, config, request_for, unique_name, web
+from workflows.types import DeploymentState, JobState, Progress
+
+
+def write_request(tmp_path: Path, request: dict) -> str:
+    path = tmp_path / f"{request['name']}.json"
+    path.write_text(json.dumps(request))
+    return str(path)
+
+
+def broken_web(name: str, **extra) -> dict:
+    return web(name, image="registry.example.com/team/missing:1.0", **extra)
+
+
+async def test_unpullable_image_fails_within_the_grace_period_naming_pod_and_reason(harness: Harness) -> None:
+    harness.cluster.control.set_image_fault("registry.example.com/team/missing:*", "pull")
+    request = request_for(unique_name("pull"), [broken_web("api", timeout="10m")])
+
+    message, progress = await harness.deploy_failing(request)
+
+    job = next(job for job in progress.jobs if job.kind == "Deployment")
+    assert job.state == JobState.FAILED
+    assert "is not becoming ready" in job.message, "the wait ran into its timeout instead of failing fast"
+    assert "pod api-" in job.message
+    assert "ImagePullBackOff" in job.message or "ErrImagePull" in job.message
+    assert "check the image name and tag" in job.message
+    assert "Deployment default/api" in message
+
+
+async def test_retry_after_the_fix_does_not_rewrite_succeeded_jobs(harness: Harness, tmp_path: Path) -> None:
+    control = harness.cluster.control
+    control.set_image_fault("registry.example.com/team/missing:*", "pull")
+    request = request_for(unique_name("retry"), [config("settings"), broken_web("api")])
+    first = await harness.cli("deploy", write_request(tmp_path, request))
+    assert first.returncode == 1, first.stdout
+
+    control.set_image_fault("registry.example.com/team/missing:*", None)
+    before = control.log()[-1]["seq"]
+    retried = await harness.cli("retry", request["name"])
+
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    writes = control.writes(since=before)
+    written = {(entry["kind"], entry["name"]) for entry in writes}
+    assert ("ConfigMap", "settings") not in written
+    assert ("Service", "api") not in written
+    assert written <= {("Deployment", "api")}
+    assert "unchanged" in retried.stdout
+
+
+async def test_retry_reapplies_a_succeeded_object_that_drifted(harness: Harness, tmp_path: Path) -> None:
+    control = harness.cluster.control
+    control.set_image_fault("registry.example.com/team/missing:*", "pull")
+    request = request_for(unique_name("drift"), [config("settings"), broken_web("api")])
+    first = await harness.cli("deploy", write_request(tmp_path, request))
+    assert first.returncode == 1
+
+    kube = harness.cluster.kube()
+    resource = kube.resolve("v1", "ConfigMap")
+    await asyncio.to_thread(kube.request, "DELETE", resource.path("default", "settings"))
+    control.set_image_fault("registry.example.com/team/missing:*", None)
+    before = control.log()[-1]["seq"]
+    retried = await harness.cli("retry", request["name"])
+
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert len(control.writes(since=before, kind="ConfigMap", name="settings")) == 1
+    assert harness.cluster.live("ConfigMap", "default", "settings") is not None
+
+
+async def test_cancel_during_a_dag_tier_leaves_no_activity_running(harness: Harness, tmp_path: Path) -> None:
+    control = harness.cluster.control
+    control.hold(kind="Deployment")
+    request = request_for(
+        unique_name("cancel"),
+        [web("a"), web("b"), web("c")],
+        [{"name": "all", "mode": "DAG", "components": ["a", "b", "c"]}],
+    )
+    started = await harness.cli("deploy", write_request(tmp_path, request), "--detach")
+    assert started.returncode == 0, started.stderr
+    handle = harness.client.get_workflow_handle(f"deploy-default-{request['name']}")
+    for _ in range(200):
+        progress = await handle.query("progress", result_type=Progress)
+        if sum(job.state == JobState.WAITING for job in progress.jobs) == 3:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the three Deployments never waited together")
+
+    result = await harness.cli("cancel", request["name"])
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Applied before the cancellation: 6 objects" in result.stdout
+    description = await handle.describe()
+    assert description.status == WorkflowExecutionStatus.CANCELED
+    assert description.raw_description.pending_activities == []
+    progress = await handle.query("progress", result_type=Progress)
+    assert {job.state for job in progress.jobs if job.kind == "Deployment"} == {JobState.CANCELLED}
+    assert {job.state for job in progress.jobs if job.kind == "Service"} == {JobState.READY}
+    status = await harness.cli("status", request["name"])
+    assert status.returncode == 1
+    assert "cancelled" in status.stdout
+
+
+async def test_cleanup_deletes_only_objects_the_run_created(harness: Harness) -> None:
+    control = harness.cluster.control
+    control.set_image_fault("registry.example.com/team/missing:*", "pull")
+    kube = harness.cluster.kube()
+    configmaps = kube.resolve("v1", "ConfigMap")
+    for name in ("bystander", "shared"):
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"key": "value"}}
+        await asyncio.to_thread(kube.request, "POST", configmaps.path("default"), body=body)
+    request = request_for(
+        unique_name("cleanup"),
+        [config("shared"), config("fresh"), broken_web("api")],
+        [{"name": "all", "mode": "DAG", "components": ["shared", "fresh", "api"]}],
+        failurePolicy="cleanup",
+    )
+
+    _, progress = await harness.deploy_failing(request)
+
+    assert progress.state == DeploymentState.FAILED
+    deleted = {entry.object for entry in progress.cleanup if entry.deleted}
+    assert deleted == {"ConfigMap default/fresh", "Service default/api", "Deployment default/api"}
+    assert harness.cluster.live("ConfigMap", "default", "fresh") is None
+    assert harness.cluster.live("Deployment", "default", "api") is None
+    assert harness.cluster.live("ConfigMap", "default", "shared") is not None
+    assert harness.cluster.live("ConfigMap", "default", "bystander") is not None
+    assert control.writes(kind="ConfigMap", name="bystander", verb="apply") == []
+    assert control.writes(kind="ConfigMap", name="bystander", verb="delete") == []
+
+
+async def test_field_conflict_with_another_manager_names_that_manager(harness: Harness) -> None:
+    kube = harness.cluster.kube()
+    configmaps = kube.resolve("v1", "ConfigMap")
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"key": "theirs"}}
+    await asyncio.to_thread(
+        kube.request, "POST", configmaps.path("default"), body=body, query=[("fieldManager", "ops-team")]
+    )
+    request = request_for(unique_name("conflict"), [config("settings")])
+
+    message, progress = await harness.deploy_failing(request)
+
+    assert 'conflicts with field manager "ops-team"' in message
+    assert ".data.key" in message
+    live = harness.cluster.live("ConfigMap", "default", "settings")
+    assert live is not None
+    assert live["data"] == {"key": "theirs"}
+
+
+async def test_list_filters_by_namespace_and_project(harness: Harness, tmp_path: Path) -> None:
+    project = unique_name("proj")
+    request = request_for(unique_name("listed"), [config("settings")], project=project)
+    deployed = await harness.cli("deploy", write_request(tmp_path, request))
+    assert deployed.returncode == 0
+
+    for _ in range(50):  # visibility is eventually consistent
+        listed = await harness.cli("list", "--project", project, "--output", "json")
+        entries = json.loads(listed.stdout)
+        if entries:
+            break
+        await asyncio.sleep(0.2)
+    assert [entry["application"] for entry in entries] == [request["name"]]
+    assert entries[0]["state"] == "succeeded"
+    other = await harness.cli("list", "--project", project, "--namespace", "elsewhere", "--output", "json")
+    assert json.loads(other.stdout) == []
