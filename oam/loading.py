@@ -2,28 +2,32 @@
 
 `load_application` is the single entry point used by the CLI and the tests. It takes
 text (never a path: reading files is the caller's job, which keeps this package free
-of I/O), parses JSON or YAML with limits on size and nesting, parses the models, runs
-the cross-field checks of `oam.validation`, and returns the application together with
-warnings about keys it ignored.
+of I/O), parses it with `oam.documents`, parses the models, runs the cross-field
+checks of `oam.validation`, and returns the application together with warnings
+about keys it ignored. When the models do not parse, the references between steps
+and components are still checked, so one run reports both kinds of mistakes.
 """
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from oam import errors, validation
+from oam import documents, errors, validation
+from oam.documents import MAX_REQUEST_BYTES
 from oam.model import Application, Model
 
-MAX_REQUEST_BYTES = 32 * 1024 * 1024
-MAX_DEPTH = 64
-MAX_NODES = 2_000_000
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "LoadedApplication",
+    "load_application",
+    "parse_document",
+    "validate_document",
+]
 
 
 @dataclass
@@ -34,12 +38,21 @@ class LoadedApplication:
 
 def load_application(text: str | bytes, source: str = "request") -> LoadedApplication:
     """Parse and validate a request; raise `errors.InvalidRequest` with all problems."""
-    data = parse_document(text, source)
-    return validate_document(data, source)
+    document = documents.parse(text, source)
+    return validate_document(document.data, source, document.scalar_text)
 
 
-def validate_document(data: Any, source: str = "request") -> LoadedApplication:
-    """Validate already parsed request data (a mapping from JSON or YAML)."""
+def parse_document(text: str | bytes, source: str = "request") -> Any:
+    """The data of a JSON or YAML request, not yet validated."""
+    return documents.parse(text, source).data
+
+
+def validate_document(
+    data: Any,
+    source: str = "request",
+    scalar_text: dict[documents.Path, str] | None = None,
+) -> LoadedApplication:
+    """Validate parsed request data; `scalar_text` improves hints for YAML scalars."""
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "empty document"
         raise errors.InvalidRequest(
@@ -53,8 +66,9 @@ def validate_document(data: Any, source: str = "request") -> LoadedApplication:
     try:
         application = Application.model_validate(data)
     except ValidationError as error:
-        for problem in describe_validation_error(error):
+        for problem in describe_validation_error(error, scalar_text or {}):
             problems.items.append(problem)
+        validation.check_raw_references(data, problems)
         problems.raise_if_any(source)
         raise  # pragma: no cover - describe_validation_error always yields problems
     problems.raise_if_any(source)
@@ -62,158 +76,6 @@ def validate_document(data: Any, source: str = "request") -> LoadedApplication:
     validation.check_application(application, problems, warnings)
     problems.raise_if_any(source)
     return LoadedApplication(application, warnings)
-
-
-def parse_document(text: str | bytes, source: str = "request") -> Any:
-    """Parse JSON or YAML text, rejecting oversized, too deep or unparseable input."""
-    size = len(text)
-    if size > MAX_REQUEST_BYTES:
-        raise errors.InvalidRequest(
-            [
-                errors.Problem(
-                    "(request)",
-                    f"is {size} bytes; the limit is {MAX_REQUEST_BYTES} bytes",
-                )
-            ],
-            source,
-        )
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise errors.InvalidRequest(
-                [
-                    errors.Problem(
-                        "(request)", f"is not UTF-8 text (byte {error.start})"
-                    )
-                ],
-                source,
-            ) from None
-
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        data = _parse_json(text, source)
-    else:
-        data = _parse_yaml(text, source)
-    _check_shape(data, source)
-    return data
-
-
-def _parse_json(text: str, source: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        problem = (
-            f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
-        )
-    except RecursionError:
-        problem = f"invalid JSON: nested deeper than {MAX_DEPTH} levels"
-    raise errors.InvalidRequest([errors.Problem("(request)", problem)], source)
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses deep nesting and alias bombs while composing."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._nodes = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
-        self._depth += 1
-        self._nodes += 1
-        if self._depth > MAX_DEPTH:
-            mark = self.peek_event().start_mark
-            raise yaml.YAMLError(
-                f"nested deeper than {MAX_DEPTH} levels at line {mark.line + 1}, column {mark.column + 1}"
-            )
-        if self._nodes > MAX_NODES:
-            raise yaml.YAMLError(f"has more than {MAX_NODES} values")
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-def _parse_yaml(text: str, source: str) -> Any:
-    loader = _BoundedLoader(text)
-    try:
-        documents = []
-        while loader.check_data():
-            documents.append(loader.get_data())
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = error.problem or error.context or "unparseable"
-        problem = f"invalid YAML{where}: {reason}"
-        raise errors.InvalidRequest(
-            [errors.Problem("(request)", problem)], source
-        ) from None
-    except (yaml.YAMLError, RecursionError) as error:
-        problem = (
-            f"invalid YAML: {error}"
-            if isinstance(error, yaml.YAMLError)
-            else (f"invalid YAML: nested deeper than {MAX_DEPTH} levels")
-        )
-        raise errors.InvalidRequest(
-            [errors.Problem("(request)", problem)], source
-        ) from None
-    finally:
-        loader.dispose()
-    if len(documents) > 1:
-        raise errors.InvalidRequest(
-            [
-                errors.Problem(
-                    "(request)",
-                    f"has {len(documents)} YAML documents; give one application per file",
-                )
-            ],
-            source,
-        )
-    return documents[0] if documents else None
-
-
-def _check_shape(data: Any, source: str) -> None:
-    """Count values and depth iteratively, so YAML aliases cannot expand without bound."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    seen = 0
-    while stack:
-        value, depth = stack.pop()
-        seen += 1
-        if depth > MAX_DEPTH:
-            raise errors.InvalidRequest(
-                [
-                    errors.Problem(
-                        "(request)", f"is nested deeper than {MAX_DEPTH} levels"
-                    )
-                ],
-                source,
-            )
-        if seen > MAX_NODES:
-            raise errors.InvalidRequest(
-                [
-                    errors.Problem(
-                        "(request)",
-                        f"has more than {MAX_NODES} values (after expanding YAML aliases)",
-                    )
-                ],
-                source,
-            )
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise errors.InvalidRequest(
-                        [
-                            errors.Problem(
-                                "(request)",
-                                f"has a non-string key {errors.show_value(key)}; quote it",
-                            )
-                        ],
-                        source,
-                    )
-                stack.append((item, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
 
 
 # --- pydantic errors into problems -------------------------------------------------
@@ -231,7 +93,9 @@ _TYPE_NAMES = {
 }
 
 
-def describe_validation_error(error: ValidationError) -> list[errors.Problem]:
+def describe_validation_error(
+    error: ValidationError, scalar_text: dict[documents.Path, str] | None = None
+) -> list[errors.Problem]:
     """Turn pydantic's errors into problems that name the path, the value and the choices."""
     problems = []
     for item in error.errors(include_url=False):
@@ -239,7 +103,8 @@ def describe_validation_error(error: ValidationError) -> list[errors.Problem]:
         path = errors.format_path(loc)
         kind = item["type"]
         value = item.get("input")
-        shown = errors.show_value(value)
+        written = (scalar_text or {}).get(tuple(loc))
+        shown = written if written is not None else errors.show_value(value)
         ctx = item.get("ctx") or {}
 
         if kind == "missing":
@@ -249,7 +114,8 @@ def describe_validation_error(error: ValidationError) -> list[errors.Problem]:
         elif kind in _TYPE_NAMES:
             message = f"expected {_TYPE_NAMES[kind]}, got {shown}"
             if kind == "string_type" and isinstance(value, bool | int | float):
-                message += f'; quote it to make it a string: "{_yaml_text(value)}"'
+                text = written if written is not None else _yaml_text(value)
+                message += f'; quote it to make it a string: "{text}"'
         elif kind == "literal_error":
             message = f"invalid value {shown}; valid choices: {ctx.get('expected', '')}"
         elif kind in (
@@ -312,11 +178,16 @@ def _unknown_field_message(loc: list[Any]) -> str:
     model = _model_at(Application, loc[:-1])
     if model is None:
         return "unknown field"
-    valid = sorted({_camel(name) for name in model.model_fields})
-    snake = _snake(str(key))
-    if snake in model.model_fields or any(_camel(n) == key for n in model.model_fields):
+    if _field_for_key(model, str(key)) is not None:
         return f"{key!r} repeats a field given in its other spelling; give it once"
+    valid = sorted(_spelling(name, info) for name, info in model.model_fields.items())
     return f"unknown field {key!r}; valid fields: {', '.join(valid)}"
+
+
+def _spelling(name: str, info: Any) -> str:
+    """The key a request uses for a field: its explicit alias, else camelCase."""
+    alias = info.serialization_alias
+    return alias if isinstance(alias, str) else _camel(name)
 
 
 def _camel(name: str) -> str:
@@ -324,16 +195,14 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _snake(name: str) -> str:
-    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name)
-
-
 def _field_for_key(model: type[BaseModel], key: str) -> str | None:
+    """The field a request key sets: one of its alias spellings, never its Python name alone."""
     for name, info in model.model_fields.items():
-        choices = {name, _camel(name)}
         alias = info.validation_alias
         if alias is not None and hasattr(alias, "choices"):
-            choices |= {choice for choice in alias.choices if isinstance(choice, str)}
+            choices = {choice for choice in alias.choices if isinstance(choice, str)}
+        else:
+            choices = {name, _camel(name)}
         if key in choices:
             return name
     return None

@@ -46,7 +46,9 @@ class Model(BaseModel):
         alias_generator=AliasGenerator(
             validation_alias=_both_spellings, serialization_alias=to_camel
         ),
-        validate_by_name=True,
+        # Only the spellings in the aliases: a Python name such as `condition`
+        # (for `if`) must not become a third spelling of a key.
+        validate_by_name=False,
         serialize_by_alias=True,
     )
 
