@@ -111,13 +111,14 @@ async def run(arguments: argparse.Namespace) -> int:
         kubeconfig = arguments.kubeconfig
         if arguments.emulator:
             from emulator import serve
+            from emulator.serving import write_kubeconfig
 
             emulated = await stack.enter_async_context(
                 serve(port=arguments.emulator_port)
             )
-            kubeconfig = emulated.write_kubeconfig(
-                os.path.join(".oamflow", "emulator.kubeconfig")
-            )
+            kubeconfig = os.path.join(".oamflow", "emulator.kubeconfig")
+            os.makedirs(".oamflow", exist_ok=True)
+            write_kubeconfig(kubeconfig, emulated.url)
             print(
                 f"Kubernetes API emulator (not a real cluster) listening on {emulated.url}",
                 flush=True,

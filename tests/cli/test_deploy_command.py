@@ -14,7 +14,9 @@ def write_request(tmp_path: Path, request: dict) -> str:
     return str(path)
 
 
-async def test_deploy_succeeds_with_exit_code_zero(harness: Harness, tmp_path: Path) -> None:
+async def test_deploy_succeeds_with_exit_code_zero(
+    harness: Harness, tmp_path: Path
+) -> None:
     request = request_for(unique_name("cli-ok"), [web("api")])
     result = await harness.cli("deploy", write_request(tmp_path, request))
     assert result.returncode == 0, result.stderr
@@ -25,20 +27,35 @@ async def test_deploy_succeeds_with_exit_code_zero(harness: Harness, tmp_path: P
     assert f"Deployment of {request['name']} succeeded (2 succeeded)" in result.stdout
 
 
-async def test_never_ready_workload_fails_within_its_timeout(harness: Harness, tmp_path: Path) -> None:
+async def test_never_ready_workload_fails_within_its_timeout(
+    harness: Harness, tmp_path: Path
+) -> None:
     harness.cluster.control.hold(kind="Deployment", name="stuck")
     request = request_for(unique_name("cli-stuck"), [web("stuck", timeout="3s")])
     result = await harness.cli("deploy", write_request(tmp_path, request))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Deployment default/stuck was not ready within its timeout of 3s" in result.stdout
+    assert (
+        "Deployment default/stuck was not ready within its timeout of 3s"
+        in result.stdout
+    )
     assert "OUTCOME" in result.stdout
-    table = [line for line in result.stdout.splitlines() if line.startswith(("STEP", "stuck"))]
-    assert any("Deployment default/stuck" in line and " failed " in line for line in table)
-    assert any("Service default/stuck" in line and "succeeded" in line for line in table)
+    table = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith(("STEP", "stuck"))
+    ]
+    assert any(
+        "Deployment default/stuck" in line and " failed " in line for line in table
+    )
+    assert any(
+        "Service default/stuck" in line and "succeeded" in line for line in table
+    )
     assert f"python starter.py retry {request['name']}" in result.stdout
 
 
-async def test_second_deploy_while_one_runs_is_refused(harness: Harness, tmp_path: Path) -> None:
+async def test_second_deploy_while_one_runs_is_refused(
+    harness: Harness, tmp_path: Path
+) -> None:
     harness.cluster.control.hold(kind="Deployment", name="busy")
     request = request_for(unique_name("cli-busy"), [web("busy")])
     path = write_request(tmp_path, request)
@@ -54,7 +71,9 @@ async def test_second_deploy_while_one_runs_is_refused(harness: Harness, tmp_pat
     assert cancelled.returncode == 0, cancelled.stderr
 
 
-async def test_invalid_request_exits_two_without_contacting_temporal(tmp_path: Path) -> None:
+async def test_invalid_request_exits_two_without_contacting_temporal(
+    tmp_path: Path,
+) -> None:
     from tests.conftest import run_cli
 
     path = tmp_path / "bad.yaml"
@@ -66,11 +85,15 @@ async def test_invalid_request_exits_two_without_contacting_temporal(tmp_path: P
     assert "Traceback" not in result.stderr
 
 
-async def test_unreachable_temporal_is_reported_without_a_traceback(tmp_path: Path) -> None:
+async def test_unreachable_temporal_is_reported_without_a_traceback(
+    tmp_path: Path,
+) -> None:
     from tests.conftest import run_cli
 
     request = request_for(unique_name("cli-offline"), [web("api")])
-    result = run_cli("127.0.0.1:1", "unused", "deploy", write_request(tmp_path, request), timeout=60)
+    result = run_cli(
+        "127.0.0.1:1", "unused", "deploy", write_request(tmp_path, request), timeout=60
+    )
     assert result.returncode == 1
     assert "cannot connect to Temporal at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
@@ -82,7 +105,9 @@ async def test_status_of_unknown_application_exits_two(harness: Harness) -> None
     assert "no deployment of application" in result.stderr
 
 
-async def test_status_reports_a_finished_deployment_as_json(harness: Harness, tmp_path: Path) -> None:
+async def test_status_reports_a_finished_deployment_as_json(
+    harness: Harness, tmp_path: Path
+) -> None:
     request = request_for(unique_name("cli-json"), [web("api")], project="shop")
     deployed = await harness.cli("deploy", write_request(tmp_path, request))
     assert deployed.returncode == 0, deployed.stderr

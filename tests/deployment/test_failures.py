@@ -22,22 +22,30 @@ def broken_web(name: str, **extra) -> dict:
     return web(name, image="registry.example.com/team/missing:1.0", **extra)
 
 
-async def test_unpullable_image_fails_within_the_grace_period_naming_pod_and_reason(harness: Harness) -> None:
-    harness.cluster.control.set_image_fault("registry.example.com/team/missing:*", "pull")
+async def test_unpullable_image_fails_within_the_grace_period_naming_pod_and_reason(
+    harness: Harness,
+) -> None:
+    harness.cluster.control.set_image_fault(
+        "registry.example.com/team/missing:*", "pull"
+    )
     request = request_for(unique_name("pull"), [broken_web("api", timeout="10m")])
 
     message, progress = await harness.deploy_failing(request)
 
     job = next(job for job in progress.jobs if job.kind == "Deployment")
     assert job.state == JobState.FAILED
-    assert "is not becoming ready" in job.message, "the wait ran into its timeout instead of failing fast"
+    assert "is not becoming ready" in job.message, (
+        "the wait ran into its timeout instead of failing fast"
+    )
     assert "pod api-" in job.message
     assert "ImagePullBackOff" in job.message or "ErrImagePull" in job.message
     assert "check the image name and tag" in job.message
     assert "Deployment default/api" in message
 
 
-async def test_retry_after_the_fix_does_not_rewrite_succeeded_jobs(harness: Harness, tmp_path: Path) -> None:
+async def test_retry_after_the_fix_does_not_rewrite_succeeded_jobs(
+    harness: Harness, tmp_path: Path
+) -> None:
     control = harness.cluster.control
     control.set_image_fault("registry.example.com/team/missing:*", "pull")
     request = request_for(unique_name("retry"), [config("settings"), broken_web("api")])
@@ -57,7 +65,9 @@ async def test_retry_after_the_fix_does_not_rewrite_succeeded_jobs(harness: Harn
     assert "unchanged" in retried.stdout
 
 
-async def test_retry_reapplies_a_succeeded_object_that_drifted(harness: Harness, tmp_path: Path) -> None:
+async def test_retry_reapplies_a_succeeded_object_that_drifted(
+    harness: Harness, tmp_path: Path
+) -> None:
     control = harness.cluster.control
     control.set_image_fault("registry.example.com/team/missing:*", "pull")
     request = request_for(unique_name("drift"), [config("settings"), broken_web("api")])
@@ -66,7 +76,9 @@ async def test_retry_reapplies_a_succeeded_object_that_drifted(harness: Harness,
 
     kube = harness.cluster.kube()
     resource = kube.resolve("v1", "ConfigMap")
-    await asyncio.to_thread(kube.request, "DELETE", resource.path("default", "settings"))
+    await asyncio.to_thread(
+        kube.request, "DELETE", resource.path("default", "settings")
+    )
     control.set_image_fault("registry.example.com/team/missing:*", None)
     before = control.log()[-1]["seq"]
     retried = await harness.cli("retry", request["name"])
@@ -76,7 +88,9 @@ async def test_retry_reapplies_a_succeeded_object_that_drifted(harness: Harness,
     assert harness.cluster.live("ConfigMap", "default", "settings") is not None
 
 
-async def test_cancel_during_a_dag_tier_leaves_no_activity_running(harness: Harness, tmp_path: Path) -> None:
+async def test_cancel_during_a_dag_tier_leaves_no_activity_running(
+    harness: Harness, tmp_path: Path
+) -> None:
     control = harness.cluster.control
     control.hold(kind="Deployment")
     request = request_for(
@@ -101,10 +115,20 @@ async def test_cancel_during_a_dag_tier_leaves_no_activity_running(harness: Harn
     assert "Applied before the cancellation: 6 objects" in result.stdout
     description = await handle.describe()
     assert description.status == WorkflowExecutionStatus.CANCELED
+    if description.raw_description.pending_activities:
+        history = await handle.fetch_history()
+        for event in history.events:
+            print(
+                event.event_id, event.event_type, event.event_time.ToDatetime().time()
+            )
     assert description.raw_description.pending_activities == []
     progress = await handle.query("progress", result_type=Progress)
-    assert {job.state for job in progress.jobs if job.kind == "Deployment"} == {JobState.CANCELLED}
-    assert {job.state for job in progress.jobs if job.kind == "Service"} == {JobState.READY}
+    assert {job.state for job in progress.jobs if job.kind == "Deployment"} == {
+        JobState.CANCELLED
+    }
+    assert {job.state for job in progress.jobs if job.kind == "Service"} == {
+        JobState.READY
+    }
     status = await harness.cli("status", request["name"])
     assert status.returncode == 1
     assert "cancelled" in status.stdout
@@ -116,8 +140,15 @@ async def test_cleanup_deletes_only_objects_the_run_created(harness: Harness) ->
     kube = harness.cluster.kube()
     configmaps = kube.resolve("v1", "ConfigMap")
     for name in ("bystander", "shared"):
-        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"key": "value"}}
-        await asyncio.to_thread(kube.request, "POST", configmaps.path("default"), body=body)
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name},
+            "data": {"key": "value"},
+        }
+        await asyncio.to_thread(
+            kube.request, "POST", configmaps.path("default"), body=body
+        )
     request = request_for(
         unique_name("cleanup"),
         [config("shared"), config("fresh"), broken_web("api")],
@@ -129,7 +160,11 @@ async def test_cleanup_deletes_only_objects_the_run_created(harness: Harness) ->
 
     assert progress.state == DeploymentState.FAILED
     deleted = {entry.object for entry in progress.cleanup if entry.deleted}
-    assert deleted == {"ConfigMap default/fresh", "Service default/api", "Deployment default/api"}
+    assert deleted == {
+        "ConfigMap default/fresh",
+        "Service default/api",
+        "Deployment default/api",
+    }
     assert harness.cluster.live("ConfigMap", "default", "fresh") is None
     assert harness.cluster.live("Deployment", "default", "api") is None
     assert harness.cluster.live("ConfigMap", "default", "shared") is not None
@@ -138,12 +173,23 @@ async def test_cleanup_deletes_only_objects_the_run_created(harness: Harness) ->
     assert control.writes(kind="ConfigMap", name="bystander", verb="delete") == []
 
 
-async def test_field_conflict_with_another_manager_names_that_manager(harness: Harness) -> None:
+async def test_field_conflict_with_another_manager_names_that_manager(
+    harness: Harness,
+) -> None:
     kube = harness.cluster.kube()
     configmaps = kube.resolve("v1", "ConfigMap")
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"key": "theirs"}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings"},
+        "data": {"key": "theirs"},
+    }
     await asyncio.to_thread(
-        kube.request, "POST", configmaps.path("default"), body=body, query=[("fieldManager", "ops-team")]
+        kube.request,
+        "POST",
+        configmaps.path("default"),
+        body=body,
+        query=[("fieldManager", "ops-team")],
     )
     request = request_for(unique_name("conflict"), [config("settings")])
 
@@ -156,7 +202,9 @@ async def test_field_conflict_with_another_manager_names_that_manager(harness: H
     assert live["data"] == {"key": "theirs"}
 
 
-async def test_list_filters_by_namespace_and_project(harness: Harness, tmp_path: Path) -> None:
+async def test_list_filters_by_namespace_and_project(
+    harness: Harness, tmp_path: Path
+) -> None:
     project = unique_name("proj")
     request = request_for(unique_name("listed"), [config("settings")], project=project)
     deployed = await harness.cli("deploy", write_request(tmp_path, request))
@@ -170,5 +218,7 @@ async def test_list_filters_by_namespace_and_project(harness: Harness, tmp_path:
         await asyncio.sleep(0.2)
     assert [entry["application"] for entry in entries] == [request["name"]]
     assert entries[0]["state"] == "succeeded"
-    other = await harness.cli("list", "--project", project, "--namespace", "elsewhere", "--output", "json")
+    other = await harness.cli(
+        "list", "--project", project, "--namespace", "elsewhere", "--output", "json"
+    )
     assert json.loads(other.stdout) == []

@@ -10,7 +10,14 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from tests.conftest import Harness, config, request_for, unique_name, web
-from workflows.types import ApprovalDecision, ApprovalOutcome, DeploymentState, JobState, Progress, StepState
+from workflows.types import (
+    ApprovalDecision,
+    ApprovalOutcome,
+    DeploymentState,
+    JobState,
+    Progress,
+    StepState,
+)
 
 
 def max_in_flight(log: list[dict], kind: str) -> int:
@@ -31,8 +38,14 @@ def max_in_flight(log: list[dict], kind: str) -> int:
 async def test_cap_of_two_keeps_six_dag_jobs_two_at_a_time(harness: Harness) -> None:
     harness.cluster.control.configure(ready_delay=0.3)
     names = [f"w{index}" for index in range(6)]
-    components = [{"name": name, "type": "job", "image": "busybox:1.36"} for name in names]
-    request = request_for(unique_name("cap"), components, [{"name": "all", "mode": "DAG", "components": names, "maxConcurrency": 2}])
+    components = [
+        {"name": name, "type": "job", "image": "busybox:1.36"} for name in names
+    ]
+    request = request_for(
+        unique_name("cap"),
+        components,
+        [{"name": "all", "mode": "DAG", "components": names, "maxConcurrency": 2}],
+    )
 
     progress = await harness.deploy(request)
 
@@ -44,10 +57,17 @@ async def test_cap_holds_during_retry(harness: Harness, tmp_path: Path) -> None:
     control = harness.cluster.control
     control.configure(ready_delay=0.3)
     names = [f"w{index}" for index in range(6)]
-    components = [{"name": name, "type": "job", "image": "busybox:1.36"} for name in names]
+    components = [
+        {"name": name, "type": "job", "image": "busybox:1.36"} for name in names
+    ]
     components[5]["image"] = "registry.example.com/broken:1"
     control.set_image_fault("registry.example.com/broken:*", "fail")
-    request = request_for(unique_name("capretry"), components, [{"name": "all", "mode": "DAG", "components": names}], maxConcurrency=2)
+    request = request_for(
+        unique_name("capretry"),
+        components,
+        [{"name": "all", "mode": "DAG", "components": names}],
+        maxConcurrency=2,
+    )
     path = tmp_path / "request.json"
     path.write_text(json.dumps(request))
     first = await harness.cli("deploy", str(path))
@@ -62,11 +82,24 @@ async def test_cap_holds_during_retry(harness: Harness, tmp_path: Path) -> None:
 
     assert retried.returncode == 0, retried.stdout + retried.stderr
     log = control.log(since=before)
-    assert len([entry for entry in log if entry["event"] == "write" and entry["kind"] == "Job" and entry["verb"] == "apply"]) >= 6
+    assert (
+        len(
+            [
+                entry
+                for entry in log
+                if entry["event"] == "write"
+                and entry["kind"] == "Job"
+                and entry["verb"] == "apply"
+            ]
+        )
+        >= 6
+    )
     assert max_in_flight(log, "Job") <= 2
 
 
-async def test_cycle_is_rejected_naming_the_path(harness: Harness, tmp_path: Path) -> None:
+async def test_cycle_is_rejected_naming_the_path(
+    harness: Harness, tmp_path: Path
+) -> None:
     request = request_for(
         "cycle",
         [config("a"), config("b")],
@@ -79,10 +112,16 @@ async def test_cycle_is_rejected_naming_the_path(harness: Harness, tmp_path: Pat
     assert "dependency cycle: a -> b -> a" in result.stderr
 
 
-async def test_failed_dependency_skips_dependents_and_independent_branch_runs(harness: Harness) -> None:
+async def test_failed_dependency_skips_dependents_and_independent_branch_runs(
+    harness: Harness,
+) -> None:
     control = harness.cluster.control
     control.set_image_fault("registry.example.com/broken:*", "fail")
-    broken = {"name": "migrate", "type": "job", "image": "registry.example.com/broken:1"}
+    broken = {
+        "name": "migrate",
+        "type": "job",
+        "image": "registry.example.com/broken:1",
+    }
     request = request_for(
         unique_name("deps"),
         [broken, web("api"), config("docs"), config("notify")],
@@ -90,7 +129,11 @@ async def test_failed_dependency_skips_dependents_and_independent_branch_runs(ha
             {"name": "migrate"},
             {"name": "api", "dependsOn": ["migrate"]},
             {"name": "docs", "dependsOn": []},
-            {"name": "notify", "dependsOn": ["api"], "if": "failure() || steps.migrate.status == 'failed'"},
+            {
+                "name": "notify",
+                "dependsOn": ["api"],
+                "if": "failure() || steps.migrate.status == 'failed'",
+            },
         ],
     )
 
@@ -103,7 +146,9 @@ async def test_failed_dependency_skips_dependents_and_independent_branch_runs(ha
     assert steps["docs"].state == StepState.SUCCEEDED
     assert steps["notify"].state == StepState.SUCCEEDED
     assert harness.cluster.control.writes(kind="Deployment", name="api") == []
-    assert {job.state for job in progress.jobs if job.step == "api"} == {JobState.SKIPPED}
+    assert {job.state for job in progress.jobs if job.step == "api"} == {
+        JobState.SKIPPED
+    }
 
 
 async def test_condition_false_skips_the_step(harness: Harness) -> None:
@@ -124,7 +169,10 @@ async def test_step_timeout_fails_only_that_steps_job(harness: Harness) -> None:
     request = request_for(
         unique_name("steptimeout"),
         [config("fast"), web("slow")],
-        [{"name": "fast", "dependsOn": []}, {"name": "slow", "dependsOn": [], "mode": "DAG", "timeout": "3s"}],
+        [
+            {"name": "fast", "dependsOn": []},
+            {"name": "slow", "dependsOn": [], "mode": "DAG", "timeout": "3s"},
+        ],
     )
 
     _, progress = await harness.deploy_failing(request)
@@ -183,7 +231,9 @@ async def test_reject_ends_the_deployment_failed(harness: Harness) -> None:
     handle = await harness.start(approval_request(name))
     await wait_for_step(handle, "gate", StepState.AWAITING_APPROVAL)
 
-    result = await harness.cli("approve", name, "--reject", "--reason", "error rate too high")
+    result = await harness.cli(
+        "approve", name, "--reject", "--reason", "error rate too high"
+    )
 
     assert result.returncode == 0, result.stderr
     from tests.conftest import outcome_of_failure
@@ -201,21 +251,33 @@ async def test_invalid_approval_is_rejected_by_the_validator(harness: Harness) -
     await wait_for_step(handle, "gate", StepState.AWAITING_APPROVAL)
 
     with pytest.raises(WorkflowUpdateFailedError) as caught:
-        await handle.execute_update("approve", ApprovalDecision(step="rollout"), result_type=ApprovalOutcome)
+        await handle.execute_update(
+            "approve", ApprovalDecision(step="rollout"), result_type=ApprovalOutcome
+        )
     assert "step 'rollout' is not waiting for approval" in str(caught.value.cause)
     result = await harness.cli("approve", name, "--step", "nope")
     assert result.returncode == 2
     assert "no step named 'nope'" in result.stderr
 
-    await handle.execute_update("approve", ApprovalDecision(step="gate"), result_type=ApprovalOutcome)
+    await handle.execute_update(
+        "approve", ApprovalDecision(step="gate"), result_type=ApprovalOutcome
+    )
     progress = await asyncio.wait_for(handle.result(), timeout=60)
     assert progress.state == DeploymentState.SUCCEEDED
     history = [event async for event in handle.fetch_history_events()]
-    assert sum(event.HasField("workflow_execution_update_accepted_event_attributes") for event in history) == 1
+    assert (
+        sum(
+            event.HasField("workflow_execution_update_accepted_event_attributes")
+            for event in history
+        )
+        == 1
+    )
 
 
 async def test_approval_timeout_fails_the_step(harness: Harness) -> None:
-    handle = await harness.start(approval_request(unique_name("approvaltimeout"), timeout="2s"))
+    handle = await harness.start(
+        approval_request(unique_name("approvaltimeout"), timeout="2s")
+    )
     from tests.conftest import outcome_of_failure
 
     message, progress = await outcome_of_failure(handle)
