@@ -18,10 +18,12 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from oam import documents, errors, validation
-from oam.documents import MAX_REQUEST_BYTES
+from oam.documents import MAX_DEPTH, MAX_NODES, MAX_REQUEST_BYTES
 from oam.model import Application, Model
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
     "MAX_REQUEST_BYTES",
     "LoadedApplication",
     "load_application",

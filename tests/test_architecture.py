@@ -44,7 +44,9 @@ def imported_modules(path: Path) -> set[str]:
 def test_model_imports_only_pure_modules() -> None:
     for path in sorted((REPOSITORY / "oam").rglob("*.py")):
         unexpected = imported_modules(path) - PURE_IMPORTS
-        assert not unexpected, f"{path.relative_to(REPOSITORY)} imports {sorted(unexpected)}"
+        assert not unexpected, (
+            f"{path.relative_to(REPOSITORY)} imports {sorted(unexpected)}"
+        )
 
 
 def test_model_import_loads_no_client_or_network_library() -> None:
@@ -54,7 +56,13 @@ def test_model_import_loads_no_client_or_network_library() -> None:
         "print(sorted(loaded & {'kubernetes', 'temporalio', 'aiohttp', 'urllib3', 'requests', 'cryptography'}))\n"
         "print('http.client' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=REPOSITORY, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.split("\n")[:2] == ["[]", "False"]
 
 
@@ -77,6 +85,8 @@ def test_model_opens_no_file_and_no_socket(monkeypatch) -> None:
 
 def test_import_contracts_hold() -> None:
     linter = Path(sys.executable).parent / "lint-imports"
-    result = subprocess.run([str(linter)], cwd=REPOSITORY, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(linter)], cwd=REPOSITORY, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout

@@ -58,9 +58,16 @@ async def delete_created_objects(
                         (job, record.uid or (earlier.uid if earlier else None))
                     )
             if doomed:
-                await asyncio.gather(
-                    *(_delete(job, uid, tracker, retry, options) for job, uid in doomed)
+                outcomes = await asyncio.gather(
+                    *(
+                        _delete(job, uid, tracker, retry, options)
+                        for job, uid in doomed
+                    ),
+                    return_exceptions=True,
                 )
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
 
 
 async def _delete(

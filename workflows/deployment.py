@@ -171,10 +171,20 @@ class DeployApplication:
     # --- steps ----------------------------------------------------------------------
 
     async def _run_steps(self) -> None:
+        started_any = False
         while True:
+            # Between steps, with none running, is a safe point to continue as new.
+            if started_any and not self._tasks and self._should_continue_as_new():
+                if any(
+                    record.state == StepState.PENDING
+                    for record in self._tracker.progress.steps
+                ):
+                    self._pause_for_new_run = True
+                    return
             self._start_ready_steps()
             if not self._tasks:
                 return
+            started_any = True
             await workflow.wait_condition(lambda: bool(self._finished_steps))
             for name in self._finished_steps:
                 self._tasks.pop(name)

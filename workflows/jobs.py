@@ -113,7 +113,14 @@ class JobRunner:
                     failed = True
                 return succeeded
 
-        outcomes = await asyncio.gather(*(run_in_tier(job) for job in jobs))
+        # return_exceptions: plain gather would return at the first cancelled job while
+        # its siblings still wait for their activities to acknowledge cancellation.
+        outcomes = await asyncio.gather(
+            *(run_in_tier(job) for job in jobs), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return all(outcome is True for outcome in outcomes)
 
     async def run_job(

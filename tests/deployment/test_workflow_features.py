@@ -284,3 +284,30 @@ async def test_approval_timeout_fails_the_step(harness: Harness) -> None:
     assert "approval timed out" in message
     gate = next(step for step in progress.steps if step.name == "gate")
     assert gate.state == StepState.FAILED
+
+
+async def test_long_deployment_continues_as_new_and_keeps_its_progress(
+    harness: Harness,
+) -> None:
+    from tests.conftest import TEST_OPTIONS
+
+    options = TEST_OPTIONS.model_copy(update={"max_history_events": 40})
+    request = request_for(
+        unique_name("longrun"), [config(f"c{index}") for index in range(12)]
+    )
+    handle = await harness.start(request, options=options)
+
+    progress = await asyncio.wait_for(handle.result(), timeout=120)
+
+    assert progress.state == DeploymentState.SUCCEEDED
+    assert [job.state for job in progress.jobs] == [JobState.READY] * 12
+    assert all(job.started_at and job.finished_at for job in progress.jobs)
+    first_run = harness.client.get_workflow_handle(
+        handle.id, run_id=handle.result_run_id
+    )
+    events = (await first_run.fetch_history()).events
+    assert events[-1].HasField(
+        "workflow_execution_continued_as_new_event_attributes"
+    ), "the deployment never continued as new"
+    for job in progress.jobs:
+        assert len(harness.cluster.control.writes(kind="ConfigMap", name=job.name)) == 1
