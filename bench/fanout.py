@@ -46,9 +46,7 @@ async def deploy_fan_out(
     stack.reset_cluster(ready_delay=0.0)
     stack.control.set_delay("Deployment", "*", READY_DELAY)
     name = f"fanout-{uuid.uuid4().hex[:8]}"
-    application = oam.validate_document(
-        applications.fan_out(name, count)
-    ).application
+    application = oam.validate_document(applications.fan_out(name, count)).application
 
     cpu_before = stack.cpu_seconds()
     started = time.perf_counter()
@@ -114,8 +112,7 @@ async def deploy_fan_out(
         "lastReady": _iso(last_ready),
         "emulator": {
             "applySpreadSeconds": max(writes.values()) - min(writes.values()),
-            "firstApplyToLastReadySeconds": max(ready.values())
-            - min(writes.values()),
+            "firstApplyToLastReadySeconds": max(ready.values()) - min(writes.values()),
             "readyLagSeconds": timing.summarize(lags),
         },
         "history": {

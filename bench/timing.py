@@ -91,9 +91,7 @@ def workflow_tasks(events: list[HistoryEvent]) -> dict[str, Any]:
             )
         elif name == "WORKFLOW_TASK_COMPLETED":
             attributes = event.workflow_task_completed_event_attributes
-            ran.append(
-                seconds(event_time(event), started[attributes.started_event_id])
-            )
+            ran.append(seconds(event_time(event), started[attributes.started_event_id]))
     return {
         "count": len(ran),
         "queuedSeconds": summarize(queued),
@@ -165,6 +163,5 @@ def summarize(values: list[float]) -> dict[str, float | None]:
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """CPU seconds each process used between two `LocalStack.cpu_seconds` readings."""
     return {
-        role: round(after[role] - before.get(role, 0.0), 3)
-        for role in sorted(after)
+        role: round(after[role] - before.get(role, 0.0), 3) for role in sorted(after)
     }

@@ -165,7 +165,10 @@ async def _describe(
                 " (see `python starter.py list`)"
             ) from None
         raise lost_connection(name, namespace) from None
-    return client.get_workflow_handle(handle.id, run_id=description.run_id), description
+    latest = client.get_workflow_handle(
+        handle.id, run_id=description.run_id, result_type=Progress
+    )
+    return latest, description
 
 
 def _app_argument(namespace: str, name: str) -> str:

@@ -139,9 +139,24 @@ async def test_random_worker_kills_across_ten_deployments_lose_nothing(
         worker.wait(timeout=30)
 
     assert kills == 10
+    repeated = 0
     for application, progress in zip(deployments, outcomes, strict=True):
         assert progress.state == DeploymentState.SUCCEEDED
-        assert_converged(cluster, oam.build_plan(application), progress)
+        plan = oam.build_plan(application)
+        assert_converged(cluster, plan, progress)
+        for job in plan.jobs:
+            repeated += (
+                len(
+                    cluster.control.writes(
+                        kind=job.kind, name=job.name, namespace=job.namespace
+                    )
+                )
+                > 1
+            )
+    # Shown with `pytest -s`: objects applied twice because a kill hit their apply.
+    print(
+        f"10 kills, {len(deployments)} deployments, {repeated} in-flight applies repeated"
+    )
 
 
 def free_port() -> int:
@@ -342,3 +357,64 @@ def test_worker_exits_zero_on_sigterm(
 
 if os.environ.get("OAMFLOW_SKIP_SLOW") == "1":  # pragma: no cover - local convenience
     pytestmark = pytest.mark.skip(reason="OAMFLOW_SKIP_SLOW=1")
+
+
+async def test_lost_connection_leaves_the_deployment_running_and_says_how_to_resume(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    from tests.conftest import REPOSITORY, TEST_ENVIRONMENT
+
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    database = tmp_path / "temporal.db"
+    server = start_dev_server(database, port, tmp_path / "server.log")
+    worker = None
+    try:
+        await connect_when_up(address)
+        task_queue = f"lost-{uuid.uuid4().hex[:8]}"
+        worker = start_worker_process(
+            address, task_queue, cluster.kubeconfig, tmp_path / "worker.log"
+        )
+        request = request_for(unique_name("lost"), [web("api")])
+        path = tmp_path / "request.json"
+        path.write_text(__import__("json").dumps(request))
+        cluster.control.hold(kind="Deployment", name="api")
+        environment = {
+            **os.environ,
+            **TEST_ENVIRONMENT,
+            "TEMPORAL_ADDRESS": address,
+            "OAMFLOW_TASK_QUEUE": task_queue,
+        }
+        deploy = subprocess.Popen(
+            [sys.executable, "starter.py", "deploy", str(path)],
+            cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        await asyncio.to_thread(
+            cluster.control.wait_for_event, "write", "Deployment", "api", timeout=60
+        )
+
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        stdout, stderr = await asyncio.to_thread(deploy.communicate, timeout=120)
+        assert deploy.returncode == 1, stdout + stderr
+        assert "lost the connection to Temporal" in stderr
+        assert f"python starter.py status {request['name']} --follow" in stderr
+        assert "Traceback" not in stderr
+
+        server = start_dev_server(database, port, tmp_path / "server.log")
+        await connect_when_up(address)
+        cluster.control.release()
+        resumed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "starter.py", "status", request["name"], "--follow"],
+            cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        server.terminate()
+        server.wait(timeout=30)
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"Deployment of {request['name']} succeeded" in resumed.stdout
