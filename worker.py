@@ -24,6 +24,7 @@ from datetime import timedelta
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import (
@@ -156,6 +157,22 @@ async def run(arguments: argparse.Namespace) -> int:
     return 0
 
 
+class _ExpectedFailureFilter(logging.Filter):
+    """Log activities that fail on purpose (an ApplicationError) without a traceback.
+
+    The SDK logs every failed activity with its stack; for a job that failed because
+    an image cannot be pulled, the message is the whole story.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ApplicationError):
+            record.msg = f"{record.msg}: {error.message}"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="worker.py", description="Run an oamflow worker."
@@ -194,6 +211,7 @@ def main() -> None:
         help="seconds running activities get to finish at shutdown (default 10)",
     )
     arguments = parser.parse_args()
+    logging.getLogger("temporalio.activity").addFilter(_ExpectedFailureFilter())
     logging.basicConfig(
         level=os.environ.get("OAMFLOW_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -330,13 +330,13 @@ class KubernetesActivities:
                     + (f"; {summary}" if summary else ""),
                     "ReadinessTimeout",
                 )
-            activity.heartbeat(
-                {
-                    "waiting": verdict.message,
-                    "pods": diagnostics.summarize(issues, arguments.namespace),
-                }
-            )
-            sleep(min(interval, remaining), None)
+            # The details show in `status` and in the UI's pending activities.
+            details = {
+                "waiting": verdict.message,
+                "pods": diagnostics.summarize(issues, arguments.namespace),
+            }
+            activity.heartbeat(details)
+            sleep(min(interval, remaining), details)
             interval = min(interval * 1.5, arguments.poll_interval_seconds)
 
     def _pod_issues(

@@ -162,14 +162,25 @@ class LocalStack:
         self.control = ControlClient(self.emulator_url, timeout=30.0)
 
     def start_worker(
-        self, task_queue: str, concurrency: int, *, with_bare_chain: bool = False
+        self,
+        task_queue: str,
+        concurrency: int,
+        *,
+        with_bare_chain: bool = False,
+        profile_to: Path | None = None,
     ) -> subprocess.Popen:
         """Start a worker process polling `task_queue`; return once it polls.
 
         `with_bare_chain` runs `python -m bench.worker`, which is `worker.py` with
-        the bare chain workflow registered too.
+        the bare chain workflow registered too. `profile_to` runs `worker.py`
+        under `bench.profiling`, which writes its samples there at exit.
         """
-        entry = ["-m", "bench.worker"] if with_bare_chain else ["worker.py"]
+        if with_bare_chain:
+            entry = ["-m", "bench.worker"]
+        elif profile_to is not None:
+            entry = ["-m", "bench.profiling", str(profile_to)]
+        else:
+            entry = ["worker.py"]
         log_path = self.folder / f"worker-{task_queue}.log"
         environment = dict(os.environ, TEMPORAL_ADDRESS=self.address)
         for variable in ("OAMFLOW_CODEC_KEY", "OAMFLOW_CODEC_KEY_FILE"):

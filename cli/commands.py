@@ -272,6 +272,8 @@ async def _status(arguments: argparse.Namespace) -> int:
             client, handle, name, namespace, output=arguments.output, announce=True
         )
     progress = await read_progress(client, handle, description)
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        await _add_wait_details(client, description, progress)
     temporal_status = (
         description.status.name.lower() if description.status else "unknown"
     )
@@ -290,6 +292,32 @@ async def _status(arguments: argparse.Namespace) -> int:
         WorkflowExecutionStatus.COMPLETED,
     )
     return 1 if failed else 0
+
+
+async def _add_wait_details(
+    client: Client, description: Any, progress: Progress
+) -> None:
+    """Show what running waits report in their heartbeats: replica counts, pod reasons."""
+    jobs = {
+        f"wait {job.id}": job for job in progress.jobs if job.state == JobState.WAITING
+    }
+    for pending in description.raw_description.pending_activities:
+        job = jobs.get(pending.activity_id)
+        if job is None or not pending.heartbeat_details.payloads:
+            continue
+        try:
+            details = (
+                await client.data_converter.decode(pending.heartbeat_details.payloads)
+            )[-1]
+        except Exception:  # a heartbeat we cannot read must not break status
+            continue
+        if isinstance(details, dict):
+            parts = [
+                str(details.get(key)) for key in ("waiting", "pods") if details.get(key)
+            ]
+            if pending.attempt > 1:
+                parts.append(f"attempt {pending.attempt}")
+            job.message = "; ".join(parts)
 
 
 def _status_heading(progress: Progress, identifier: str, temporal_status: str) -> str:

@@ -118,3 +118,25 @@ async def test_status_reports_a_finished_deployment_as_json(
     assert data["project"] == "shop"
     assert [job["state"] for job in data["jobs"]] == ["ready", "ready"]
     assert all(job["startedAt"] and job["finishedAt"] for job in data["jobs"])
+
+
+async def test_status_of_a_running_deployment_shows_what_each_wait_reports(harness: Harness, tmp_path: Path) -> None:
+    import asyncio
+
+    harness.cluster.control.set_image_fault("registry.example.com/slow:*", "pull")
+    request = request_for(unique_name("cli-running"), [web("api", image="registry.example.com/slow:1", timeout="5m")])
+    started = await harness.cli("deploy", write_request(tmp_path, request), "--detach", env={"OAMFLOW_BACKOFF_GRACE": "300"})
+    assert started.returncode == 0, started.stderr
+
+    for _ in range(100):
+        result = await harness.cli("status", request["name"])
+        if "ImagePullBackOff" in result.stdout or "ErrImagePull" in result.stdout:
+            break
+        await asyncio.sleep(0.3)
+    assert result.returncode == 0
+    assert "Deployment default/api" in result.stdout
+    assert "waiting" in result.stdout
+    assert "0 of 1" in result.stdout
+    assert "pod api-" in result.stdout
+    cancelled = await harness.cli("cancel", request["name"])
+    assert cancelled.returncode == 0
