@@ -222,3 +222,37 @@ async def test_list_filters_by_namespace_and_project(
         "list", "--project", project, "--namespace", "elsewhere", "--output", "json"
     )
     assert json.loads(other.stdout) == []
+
+
+async def test_changed_job_is_recreated_because_its_template_is_immutable(harness: Harness) -> None:
+    name = unique_name("rerun")
+    job = {"name": "migrate", "type": "job", "image": "busybox:1.36", "properties": {"args": ["up", "1"]}}
+    await harness.deploy(request_for(name, [job]))
+    first = harness.cluster.live("Job", "default", "migrate")
+
+    job["properties"]["args"] = ["up", "2"]
+    progress = await harness.deploy(request_for(name, [job]))
+
+    assert progress.state == DeploymentState.SUCCEEDED
+    second = harness.cluster.live("Job", "default", "migrate")
+    assert second["metadata"]["uid"] != first["metadata"]["uid"]
+    assert second["spec"]["template"]["spec"]["containers"][0]["args"] == ["up", "2"]
+    deletes = harness.cluster.control.writes(kind="Job", name="migrate", verb="delete")
+    assert len(deletes) == 1
+
+
+async def test_forbidden_statefulset_change_fails_naming_the_field_and_the_way_out(harness: Harness) -> None:
+    name = unique_name("resize")
+
+    def store(size: str) -> dict:
+        storage = [{"name": "data", "type": "persistent", "mountPath": "/data", "size": size}]
+        return {"name": "db", "type": "store", "image": "postgres:16", "traits": {"storage": storage}}
+
+    await harness.deploy(request_for(name, [store("1Gi")]))
+    message, progress = await harness.deploy_failing(request_for(name, [store("2Gi")]))
+
+    assert "StatefulSet default/db" in message
+    assert "Forbidden" in message
+    assert "--cascade=orphan" in message
+    live = harness.cluster.live("StatefulSet", "default", "db")
+    assert live["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "1Gi"
