@@ -57,6 +57,7 @@ from workflows.types import (
     DeployInput,
     DeployOptions,
     JobState,
+    ObjectRef,
     PreviousJob,
     Progress,
     ResumeState,
@@ -190,13 +191,51 @@ async def _deploy(application: oam.Application, arguments: argparse.Namespace) -
             file=sys.stderr,
         )
     client = await _client()
+    owned = await _previously_owned(client, application)
     return await start_and_follow(
         client,
-        DeployInput(application=application, options=options_from_environment()),
+        DeployInput(
+            application=application, options=options_from_environment(), owned=owned
+        ),
         plan,
         detach=arguments.detach,
         output=arguments.output,
     )
+
+
+async def _previously_owned(
+    client: Client, application: oam.Application
+) -> list[ObjectRef]:
+    """Objects earlier deployments of the application created, for pruning."""
+    handle = client.get_workflow_handle(
+        workflow_id(application.namespace, application.name), result_type=Progress
+    )
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return []
+        raise CommandError(
+            f"cannot read the previous deployment of {application.name}: {error.message}"
+        ) from None
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        return []  # starting is refused below, with the reason
+    try:
+        progress = await read_progress(client, handle, description)
+    except CommandError as error:
+        print(
+            f"warning: {error}; objects the previous deployment created are not pruned",
+            file=sys.stderr,
+        )
+        return []
+    return owned_objects(progress)
+
+
+def owned_objects(progress: Progress) -> list[ObjectRef]:
+    if progress.owned:
+        return list(progress.owned)
+    # Runs recorded before `owned` existed: the objects they created.
+    return [ObjectRef.of_job(job, job.uid) for job in progress.jobs if job.created]
 
 
 async def start_and_follow(
@@ -457,6 +496,7 @@ async def _retry(
         application=application or previous_input.application,
         options=options_from_environment(),
         resume=resume,
+        owned=owned_objects(progress),
     )
     ready = sum(1 for job in resume.jobs.values() if job.ready)
     print(

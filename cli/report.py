@@ -140,6 +140,9 @@ def final_table(progress: Progress) -> str:
             f"approval step {step.name}: {step.state.value}"
             + (f" ({step.message})" if step.message else "")
         )
+    if progress.pruned:
+        lines.append("pruned (no longer in the request):")
+        lines += [f"  {entry.object}: {entry.message}" for entry in progress.pruned]
     if progress.cleanup:
         lines.append("cleanup (failurePolicy cleanup):")
         lines += [f"  {entry.object}: {entry.message}" for entry in progress.cleanup]

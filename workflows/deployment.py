@@ -25,7 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     import oam
     from oam import conditions
-    from workflows import cleanup
+    from workflows import deleting
     from workflows.jobs import ACTIVITY_RETRY, JobRunner, failure_text
     from workflows.tracking import FINAL_STEP_STATES, Tracker, new_progress
     from workflows.types import (
@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         DeployInput,
         DeploymentState,
         JobState,
+        ObjectRef,
         PreflightInput,
         PreflightResult,
         Progress,
@@ -89,6 +90,7 @@ class DeployApplication:
             await self._run_steps()
         except asyncio.CancelledError:
             await self._stop_running_steps()
+            progress.owned = self._owned_after(set())
             tracker.finish(DeploymentState.CANCELLED, workflow.now())
             self._publish_details()
             workflow.logger.info("%s: deployment cancelled", progress.application)
@@ -106,6 +108,7 @@ class DeployApplication:
                     application=input.application,
                     options=input.options,
                     resume=input.resume,
+                    owned=input.owned,
                     carried=progress,
                     cluster=progress.cluster,
                 )
@@ -117,6 +120,7 @@ class DeployApplication:
                 if self._application.failure_policy == "keep"
                 else await self._cleanup_and_fail()
             )
+        await self._prune()
         tracker.finish(DeploymentState.SUCCEEDED, workflow.now())
         self._publish_details()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -422,17 +426,63 @@ class DeployApplication:
         tracker = self._tracker
         tracker.progress.state = DeploymentState.CLEANING_UP
         self._publish_details()
-        await cleanup.delete_created_objects(
-            self._plan,
-            tracker,
-            self._input.resume,
+        groups = deleting.created_by_this_deployment(
+            self._plan, tracker, self._input.resume
+        )
+        entries = await deleting.delete_groups(
+            groups,
+            self._application.name,
             self._application.retry,
             self._input.options,
+            "failurePolicy cleanup",
         )
+        tracker.progress.cleanup = entries
         return self._end_failed()
+
+    async def _prune(self) -> None:
+        """Delete objects earlier deployments created that the request no longer has."""
+        progress = self._tracker.progress
+        stale = [
+            ref for ref in self._input.owned if ref.job_id not in self._plan.manifests
+        ]
+        entries = []
+        if stale:
+            workflow.logger.info(
+                "%s: pruning %d objects no longer in the request",
+                progress.application,
+                len(stale),
+            )
+            entries = await deleting.delete_groups(
+                deleting.by_reverse_tier(stale),
+                self._application.name,
+                self._application.retry,
+                self._input.options,
+                "pruned",
+            )
+        progress.pruned = entries
+        gone = {
+            entry.job_id
+            for entry in entries
+            if entry.deleted or entry.message == "already gone"
+        }
+        progress.owned = self._owned_after(gone)
+
+    def _owned_after(self, removed: set[str]) -> list[ObjectRef]:
+        """The objects the application owns once this run ends: created ones, minus the deleted."""
+        owned = {ref.job_id: ref for ref in self._input.owned}
+        for job in self._tracker.progress.jobs:
+            if job.created and job.state in deleting.APPLIED_STATES:
+                owned[job.id] = ObjectRef.of_job(job, job.uid)
+            elif job.id in owned and job.uid:
+                owned[job.id] = owned[job.id].model_copy(update={"uid": job.uid})
+        cleaned = {
+            entry.job_id for entry in self._tracker.progress.cleanup if entry.deleted
+        }
+        return [ref for job_id, ref in owned.items() if job_id not in removed | cleaned]
 
     def _end_failed(self) -> Progress:
         tracker = self._tracker
+        tracker.progress.owned = self._owned_after(set())
         tracker.finish(DeploymentState.FAILED, workflow.now())
         self._publish_details()
         progress = tracker.progress

@@ -190,6 +190,32 @@ class StepProgress(Message):
     next_execution: int = 0
 
 
+class ObjectRef(Message):
+    """An object a deployment of the application created, remembered for pruning."""
+
+    job_id: str
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    uid: str | None = None
+
+    @classmethod
+    def of_job(cls, job: Any, uid: str | None) -> ObjectRef:
+        return cls(
+            job_id=job.id,
+            api_version=job.api_version,
+            kind=job.kind,
+            namespace=job.namespace,
+            name=job.name,
+            uid=uid,
+        )
+
+    def describe(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+
 class CleanupEntry(Message):
     """What `failurePolicy: cleanup` did with one object."""
 
@@ -221,6 +247,9 @@ class Progress(Message):
     first_failure: str = ""
     failure_policy: str = "keep"
     cleanup: list[CleanupEntry] = []
+    pruned: list[CleanupEntry] = []
+    # Objects the application's deployments created and still own after this run.
+    owned: list[ObjectRef] = []
     steps: list[StepProgress] = []
     jobs: list[JobProgress] = []
     run_count: int = 1
@@ -253,6 +282,9 @@ class DeployInput(Message):
     application: Application
     options: DeployOptions = DeployOptions()
     resume: ResumeState | None = None
+    # Objects earlier deployments of the application created; those the request
+    # no longer contains are pruned once this deployment succeeds.
+    owned: list[ObjectRef] = []
     # Set only when the workflow continues as new: where the previous run stopped.
     carried: Progress | None = None
     cluster: str = ""

@@ -120,12 +120,22 @@ async def test_status_reports_a_finished_deployment_as_json(
     assert all(job["startedAt"] and job["finishedAt"] for job in data["jobs"])
 
 
-async def test_status_of_a_running_deployment_shows_what_each_wait_reports(harness: Harness, tmp_path: Path) -> None:
+async def test_status_of_a_running_deployment_shows_what_each_wait_reports(
+    harness: Harness, tmp_path: Path
+) -> None:
     import asyncio
 
     harness.cluster.control.set_image_fault("registry.example.com/slow:*", "pull")
-    request = request_for(unique_name("cli-running"), [web("api", image="registry.example.com/slow:1", timeout="5m")])
-    started = await harness.cli("deploy", write_request(tmp_path, request), "--detach", env={"OAMFLOW_BACKOFF_GRACE": "300"})
+    request = request_for(
+        unique_name("cli-running"),
+        [web("api", image="registry.example.com/slow:1", timeout="5m")],
+    )
+    started = await harness.cli(
+        "deploy",
+        write_request(tmp_path, request),
+        "--detach",
+        env={"OAMFLOW_BACKOFF_GRACE": "300"},
+    )
     assert started.returncode == 0, started.stderr
 
     for _ in range(100):

@@ -224,9 +224,16 @@ async def test_list_filters_by_namespace_and_project(
     assert json.loads(other.stdout) == []
 
 
-async def test_changed_job_is_recreated_because_its_template_is_immutable(harness: Harness) -> None:
+async def test_changed_job_is_recreated_because_its_template_is_immutable(
+    harness: Harness,
+) -> None:
     name = unique_name("rerun")
-    job = {"name": "migrate", "type": "job", "image": "busybox:1.36", "properties": {"args": ["up", "1"]}}
+    job = {
+        "name": "migrate",
+        "type": "job",
+        "image": "busybox:1.36",
+        "properties": {"args": ["up", "1"]},
+    }
     await harness.deploy(request_for(name, [job]))
     first = harness.cluster.live("Job", "default", "migrate")
 
@@ -241,12 +248,21 @@ async def test_changed_job_is_recreated_because_its_template_is_immutable(harnes
     assert len(deletes) == 1
 
 
-async def test_forbidden_statefulset_change_fails_naming_the_field_and_the_way_out(harness: Harness) -> None:
+async def test_forbidden_statefulset_change_fails_naming_the_field_and_the_way_out(
+    harness: Harness,
+) -> None:
     name = unique_name("resize")
 
     def store(size: str) -> dict:
-        storage = [{"name": "data", "type": "persistent", "mountPath": "/data", "size": size}]
-        return {"name": "db", "type": "store", "image": "postgres:16", "traits": {"storage": storage}}
+        storage = [
+            {"name": "data", "type": "persistent", "mountPath": "/data", "size": size}
+        ]
+        return {
+            "name": "db",
+            "type": "store",
+            "image": "postgres:16",
+            "traits": {"storage": storage},
+        }
 
     await harness.deploy(request_for(name, [store("1Gi")]))
     message, progress = await harness.deploy_failing(request_for(name, [store("2Gi")]))
@@ -255,4 +271,72 @@ async def test_forbidden_statefulset_change_fails_naming_the_field_and_the_way_o
     assert "Forbidden" in message
     assert "--cascade=orphan" in message
     live = harness.cluster.live("StatefulSet", "default", "db")
-    assert live["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert (
+        live["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"][
+            "storage"
+        ]
+        == "1Gi"
+    )
+
+
+async def test_redeploy_prunes_objects_the_request_dropped(
+    harness: Harness, tmp_path: Path
+) -> None:
+    control = harness.cluster.control
+    kube = harness.cluster.kube()
+    configmaps = kube.resolve("v1", "ConfigMap")
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "adopted"},
+        "data": {"key": "value"},
+    }
+    await asyncio.to_thread(kube.request, "POST", configmaps.path("default"), body=body)
+    name = unique_name("prune")
+    path = tmp_path / "request.json"
+    path.write_text(
+        json.dumps(
+            request_for(name, [config("settings"), config("adopted"), web("old")])
+        )
+    )
+    first = await harness.cli("deploy", str(path))
+    assert first.returncode == 0, first.stdout + first.stderr
+
+    path.write_text(json.dumps(request_for(name, [config("settings")])))
+    second = await harness.cli("deploy", str(path))
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "pruned (no longer in the request):" in second.stdout
+    assert harness.cluster.live("Deployment", "default", "old") is None
+    assert harness.cluster.live("Service", "default", "old") is None
+    assert harness.cluster.live("ConfigMap", "default", "settings") is not None
+    assert harness.cluster.live("ConfigMap", "default", "adopted") is not None, (
+        "an object oamflow did not create was pruned"
+    )
+    deletes = [entry["name"] for entry in control.writes(verb="delete")]
+    assert sorted(deletes) == ["old", "old"]
+
+
+async def test_failed_redeploy_prunes_nothing(harness: Harness, tmp_path: Path) -> None:
+    harness.cluster.control.set_image_fault(
+        "registry.example.com/team/missing:*", "pull"
+    )
+    name = unique_name("noprune")
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request_for(name, [config("settings"), web("old")])))
+    assert (await harness.cli("deploy", str(path))).returncode == 0
+
+    path.write_text(json.dumps(request_for(name, [broken_web("new")])))
+    second = await harness.cli("deploy", str(path))
+
+    assert second.returncode == 1
+    assert harness.cluster.live("Deployment", "default", "old") is not None
+    assert harness.cluster.live("ConfigMap", "default", "settings") is not None
+
+    # Ownership survives the failed run: the next successful deployment prunes.
+    harness.cluster.control.set_image_fault("registry.example.com/team/missing:*", None)
+    third = await harness.cli("deploy", str(path))
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert harness.cluster.live("Deployment", "default", "old") is None
+    assert harness.cluster.live("ConfigMap", "default", "settings") is None
+    assert harness.cluster.live("Deployment", "default", "new") is not None

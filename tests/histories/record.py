@@ -176,6 +176,19 @@ async def record(client: Client, cluster, task_queue: str) -> None:
     await finish(handle)
     await save(client, handle, "approval")
 
+    # A re-deploy that prunes an object the request dropped.
+    request = request_for("history-prune", [config("kept"), config("dropped")])
+    handle = await start(client, task_queue, request)
+    progress = await handle.result()
+    handle = await start(
+        client,
+        task_queue,
+        request_for("history-prune", [config("kept")]),
+        owned=progress.owned,
+    )
+    await finish(handle)
+    await save(client, handle, "pruned")
+
     # A deployment long enough to continue as new.
     options = TEST_OPTIONS.model_copy(update={"max_history_events": 40})
     request = request_for(
