@@ -46,7 +46,7 @@ DEFAULT_CONCURRENCY = 256
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox, with oamflow's pure modules and pydantic passed through."""
+    """Build the workflow sandbox, with oamflow's pure modules and pydantic passed through."""
     restrictions = SandboxRestrictions.default.with_passthrough_modules(
         "oam", "workflows", "pydantic", "pydantic_core", "yaml"
     )
@@ -61,7 +61,7 @@ def build_worker(
     concurrency: int = DEFAULT_CONCURRENCY,
     grace: float = 10.0,
 ) -> Worker:
-    """A worker for the deployment workflow and the Kubernetes activities."""
+    """Build a worker for the deployment workflow and the Kubernetes activities."""
     activities = KubernetesActivities(kube)
     return Worker(
         client,
@@ -160,8 +160,8 @@ async def run(arguments: argparse.Namespace) -> int:
 class _ExpectedFailureFilter(logging.Filter):
     """Log activities that fail on purpose (an ApplicationError) without a traceback.
 
-    The SDK logs every failed activity with its stack; for a job that failed because
-    an image cannot be pulled, the message is the whole story.
+    The SDK logs every failed activity with its stack. For a job that failed because
+    an image cannot be pulled, the message alone tells the whole story.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -2,8 +2,8 @@
 
 They are synchronous (the official client is synchronous) and run in the worker's
 thread pool. Every API call goes through a `Retrier`, so transient errors are
-retried by the request's policy; any other failure ends the activity with a
-non-retryable `ApplicationError` whose message names the object, the reason and,
+retried by the request's policy. Any other failure ends the activity with a
+non-retryable `ApplicationError`, whose message names the object, the reason and,
 where there is one, what to do. Temporal retries an activity only when its worker
 stopped heartbeating, which is why waits heartbeat at least every second.
 """
@@ -91,7 +91,7 @@ class KubernetesActivities:
     @activity.defn(name="preflight")
     @guarded(lambda self, arguments: f"preflight for namespace {arguments.namespace}")
     def preflight(self, arguments: PreflightInput) -> PreflightResult:
-        """Check the cluster answers, the namespace exists and every kind is served."""
+        """Check that the cluster responds, the namespace exists and every kind is served."""
         retrier = Retrier(arguments.retry, {"application": arguments.application})
         version = retrier.call("read the server version", self.kube.server_version)
         cluster, emulator = self.describe_cluster(version)
@@ -209,7 +209,7 @@ class KubernetesActivities:
         self, resource: Resource, manifest: dict[str, Any], retrier: Retrier
     ) -> tuple[int, dict[str, Any]]:
         # A Job's pod template cannot change; operators re-run it by deleting and
-        # creating it again, which is what a changed Job in a request asks for.
+        # creating it again, which is what a changed Job in a request means.
         namespace = manifest["metadata"].get("namespace")
         name = manifest["metadata"]["name"]
         subject = describe("Job", namespace, name)

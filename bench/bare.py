@@ -1,22 +1,35 @@
-"""A minimal chain workflow: oamflow's `apply_object` activity, one manifest after another.
+"""Baseline workflows with no oamflow logic, to compare oamflow's workflow against.
 
-It is the baseline of the step transition benchmark. It has no oamflow logic (no
-plan, no progress tracking, no details, no waiting for readiness) and calls the
-activity by name with the same `ApplyInput` that oamflow sends, so the difference
-between the two workflows is what oamflow's workflow code adds per job.
+`BareChain` runs oamflow's `apply_object` activity for one manifest after
+another: the baseline of the step transition benchmark. `BareFanOut` starts every
+job at once; each job is `apply_object` then, unless the object is already
+ready, `await_ready`, both called by name with the inputs oamflow would send, or
+with `hold_seconds` set, the `bench_hold` activity that only sleeps: the
+baseline of the fan-out benchmark for the Temporal SDK and server alone. Neither
+keeps progress, publishes details or evaluates a plan.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import time
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from temporalio import workflow
+from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.types import ApplyInput, ApplyResult
+    from workflows.types import (
+        ApplyInput,
+        ApplyResult,
+        DeployOptions,
+        WaitInput,
+        WaitResult,
+    )
 
-WORKFLOW_NAME = "BenchBareChain"
+CHAIN_WORKFLOW = "BenchBareChain"
+FAN_OUT_WORKFLOW = "BenchBareFanOut"
+HOLD_ACTIVITY = "bench_hold"
 APPLY_TIMEOUT = timedelta(minutes=5)
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
@@ -25,7 +38,25 @@ class ChainInput(BaseModel):
     jobs: list[ApplyInput]
 
 
-@workflow.defn(name=WORKFLOW_NAME)
+class FanOutInput(BaseModel):
+    jobs: list[ApplyInput]
+    options: DeployOptions = DeployOptions()
+    # When set, each job is one `bench_hold` activity of this many seconds instead.
+    hold_seconds: float | None = None
+
+
+class FanOutResult(BaseModel):
+    started: datetime
+    finished: list[datetime]
+
+
+@activity.defn(name=HOLD_ACTIVITY)
+def bench_hold(seconds: float) -> None:
+    """Sleep in the activity thread pool, like a wait that polls nothing."""
+    time.sleep(seconds)
+
+
+@workflow.defn(name=CHAIN_WORKFLOW)
 class BareChain:
     @workflow.run
     async def run(self, chain: ChainInput) -> int:
@@ -42,3 +73,59 @@ class BareChain:
             )
             ready += int(result.ready)
         return ready
+
+
+@workflow.defn(name=FAN_OUT_WORKFLOW)
+class BareFanOut:
+    @workflow.run
+    async def run(self, fan_out: FanOutInput) -> FanOutResult:
+        """Run every job at once; return the start time and each job's finish time."""
+        started = workflow.now()
+        finished = await asyncio.gather(
+            *(self._run_job(job, fan_out) for job in fan_out.jobs)
+        )
+        return FanOutResult(started=started, finished=list(finished))
+
+    async def _run_job(self, job: ApplyInput, fan_out: FanOutInput) -> datetime:
+        if fan_out.hold_seconds is not None:
+            await workflow.execute_activity(
+                HOLD_ACTIVITY,
+                fan_out.hold_seconds,
+                start_to_close_timeout=APPLY_TIMEOUT,
+                activity_id=f"hold {job.job_id}",
+            )
+            return workflow.now()
+        applied = await workflow.execute_activity(
+            "apply_object",
+            job,
+            result_type=ApplyResult,
+            start_to_close_timeout=APPLY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            activity_id=f"apply {job.job_id}",
+        )
+        if not applied.ready:
+            options = fan_out.options
+            metadata = job.manifest["metadata"]
+            await workflow.execute_activity(
+                "await_ready",
+                WaitInput(
+                    job_id=job.job_id,
+                    application=job.application,
+                    api_version=job.manifest["apiVersion"],
+                    kind=job.manifest["kind"],
+                    namespace=applied.namespace,
+                    name=metadata["name"],
+                    deadline=workflow.now()
+                    + timedelta(seconds=options.default_timeout_seconds),
+                    timeout_seconds=options.default_timeout_seconds,
+                    generation=applied.generation,
+                    backoff_grace_seconds=options.backoff_grace_seconds,
+                    poll_interval_seconds=options.poll_interval_seconds,
+                    retry=job.retry,
+                ),
+                result_type=WaitResult,
+                start_to_close_timeout=APPLY_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=options.heartbeat_timeout_seconds),
+                activity_id=f"wait {job.job_id}",
+            )
+        return workflow.now()

@@ -3,7 +3,7 @@
 Everything listens on 127.0.0.1 and is started here, never reused: the dev server
 from the venv's `temporal` binary (in-memory SQLite), the Kubernetes API emulator
 as `python -m emulator`, and workers as `python worker.py` (or `python -m
-bench.worker`, the same worker with the bare chain workflow added). `LocalStack`
+bench.worker`, the same worker with the baseline workflows added). `LocalStack`
 is an async context manager that stops every process it started, also when a
 benchmark raises or the run is interrupted.
 """
@@ -166,16 +166,16 @@ class LocalStack:
         task_queue: str,
         concurrency: int,
         *,
-        with_bare_chain: bool = False,
+        with_baselines: bool = False,
         profile_to: Path | None = None,
     ) -> subprocess.Popen:
         """Start a worker process polling `task_queue`; return once it polls.
 
-        `with_bare_chain` runs `python -m bench.worker`, which is `worker.py` with
-        the bare chain workflow registered too. `profile_to` runs `worker.py`
+        `with_baselines` runs `python -m bench.worker`, which is `worker.py` with
+        the baseline workflows of `bench.bare` registered too. `profile_to` runs `worker.py`
         under `bench.profiling`, which writes its samples there at exit.
         """
-        if with_bare_chain:
+        if with_baselines:
             entry = ["-m", "bench.worker"]
         elif profile_to is not None:
             entry = ["-m", "bench.profiling", str(profile_to)]

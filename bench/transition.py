@@ -23,7 +23,7 @@ from typing import Any
 
 import oam
 from bench import applications, timing
-from bench.bare import WORKFLOW_NAME as BARE_WORKFLOW
+from bench.bare import CHAIN_WORKFLOW as BARE_WORKFLOW
 from bench.bare import ChainInput
 from bench.histories import fetch_histories
 from bench.stack import LocalStack
@@ -124,7 +124,7 @@ async def run(stack: LocalStack, quick: bool) -> dict[str, Any]:
     count = 20 if quick else 100
     repeats = 1 if quick else 3
     task_queue = f"bench-transition-{uuid.uuid4().hex[:8]}"
-    worker = stack.start_worker(task_queue, CONCURRENCY, with_bare_chain=True)
+    worker = stack.start_worker(task_queue, CONCURRENCY, with_baselines=True)
     try:
         for variant in ("oamflow", "bare"):
             await _run_once(stack, task_queue, variant, 5)  # warm-up, not recorded

@@ -1,9 +1,10 @@
-"""`python -m bench.worker`: `worker.py` with the bare chain workflow registered too.
+"""`python -m bench.worker`: `worker.py` with the benchmarks' baseline workflows added.
 
 It takes the same options as `worker.py`. The worker is the one `build_worker`
-constructs (same activities, thread pool, sandbox and limits); only the list of
-workflow types gets `bench.bare.BareChain` appended, so both workflows of the step
-transition benchmark run on one worker process and one task queue.
+constructs (same activities, thread pool, sandbox and limits); only the baseline
+workflows of `bench.bare` and its `bench_hold` activity are appended to the
+registered types, so oamflow's workflow and its baselines run side by side on one
+worker process and one task queue.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 import worker
-from bench.bare import BareChain
+from bench.bare import BareChain, BareFanOut, bench_hold
 
 _temporal_worker = worker.Worker
 
 
-def _worker_with_bare_chain(client: Any, **config: Any) -> Any:
-    config["workflows"] = [*config["workflows"], BareChain]
+def _worker_with_baselines(client: Any, **config: Any) -> Any:
+    config["workflows"] = [*config["workflows"], BareChain, BareFanOut]
+    config["activities"] = [*config["activities"], bench_hold]
     return _temporal_worker(client, **config)
 
 
 if __name__ == "__main__":
-    worker.Worker = _worker_with_bare_chain  # type: ignore[assignment]
+    worker.Worker = _worker_with_baselines  # type: ignore[assignment]
     worker.main()

@@ -2,7 +2,7 @@
 
 The Temporal UI (and `temporal workflow show --codec-endpoint`) posts payloads to
 `/decode` and `/encode` as protobuf JSON and expects the same shape back. The
-server holds the codec key, so run it only where the people who may read the
+server has the codec key, so run it only where the people who may read the
 deployments' secrets can reach it; it listens on loopback by default.
 """
 

@@ -1,8 +1,8 @@
 """The commands that talk to Temporal: deploy, status, list, retry, cancel, approve.
 
 Each command returns its exit code. Network trouble with Temporal never loses a
-deployment (it runs on the server and the workers); the command says so and how
-to resume watching.
+deployment, because it runs on the server and the workers; the command prints
+that and how to resume watching.
 """
 
 from __future__ import annotations
@@ -511,7 +511,7 @@ async def _retry(
 
 
 def resume_state(progress: Progress, earlier: ResumeState | None) -> ResumeState:
-    """What a retry reuses from a finished run: ready jobs, created objects, approvals."""
+    """Build what a retry reuses from a finished run: ready jobs, created objects, approvals."""
     jobs: dict[str, PreviousJob] = dict(earlier.jobs) if earlier else {}
     cleaned = {entry.job_id for entry in progress.cleanup if entry.deleted}
     for job in progress.jobs:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from workflows.types import DeploymentState, JobProgress, JobState, Progress, StepState
 
-# How the per-job table names final job states.
+# Labels of final job states in the per-job table.
 JOB_LABELS = {
     JobState.READY: "succeeded",
     JobState.FAILED: "failed",
@@ -115,7 +115,7 @@ def _app_arg(progress: Progress) -> str:
 
 
 def final_table(progress: Progress) -> str:
-    """The per-job table: step, tier, object, outcome, duration, message."""
+    """Render the per-job table: step, tier, object, outcome, duration, message."""
     final = progress.state != DeploymentState.RUNNING
     rows = [("STEP", "TIER", "OBJECT", "OUTCOME", "TIME", "MESSAGE")]
     for job in progress.jobs:

@@ -2,10 +2,12 @@
 
 Both formats are checked for size, nesting depth and the number of values (YAML
 aliases count once per use, so an alias bomb is rejected before it expands).
-Duplicate keys are errors, as they are for the Kubernetes API server. YAML dates
-stay strings, as they do for `kubectl`. For YAML scalars that are not strings
-(numbers, booleans, null) the text as written is kept by path, so an error can
-say `quote it: "1.10"` rather than show the parsed `1.1`.
+Duplicate keys are errors: YAML requires unique keys, and letting the last value
+win would deploy something other than what a reader sees. YAML dates stay text
+(`2024-01-15` is that string), because a date in a request is meant as text. For
+YAML scalars that are not strings (numbers, booleans, null) the text as written
+is kept by path, so an error can suggest `quote it: "1.10"` rather than show the
+parsed `1.1`.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def _parse_json(text: str, source: str) -> Any:
 class _Loader(yaml.SafeLoader):
     """Safe YAML loading with bounded depth and size, unique keys and dates as text."""
 
-    # Dates and times load as the text written, as they do for kubectl.
+    # Dates and times load as the text written.
     yaml_implicit_resolvers = {
         first: [
             (tag, pattern)

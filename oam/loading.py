@@ -45,7 +45,7 @@ def load_application(text: str | bytes, source: str = "request") -> LoadedApplic
 
 
 def parse_document(text: str | bytes, source: str = "request") -> Any:
-    """The data of a JSON or YAML request, not yet validated."""
+    """Parse a JSON or YAML request into data, not yet validated."""
     return documents.parse(text, source).data
 
 
@@ -187,7 +187,7 @@ def _unknown_field_message(loc: list[Any]) -> str:
 
 
 def _spelling(name: str, info: Any) -> str:
-    """The key a request uses for a field: its explicit alias, else camelCase."""
+    """Return the key a request uses for a field: its explicit alias, else camelCase."""
     alias = info.serialization_alias
     return alias if isinstance(alias, str) else _camel(name)
 
@@ -198,7 +198,7 @@ def _camel(name: str) -> str:
 
 
 def _field_for_key(model: type[BaseModel], key: str) -> str | None:
-    """The field a request key sets: one of its alias spellings, never its Python name alone."""
+    """Find the field a request key sets, by its alias spellings, never its Python name alone."""
     for name, info in model.model_fields.items():
         alias = info.validation_alias
         if alias is not None and hasattr(alias, "choices"):
@@ -211,7 +211,7 @@ def _field_for_key(model: type[BaseModel], key: str) -> str | None:
 
 
 def _nested_model(annotation: Any) -> type[Model] | None:
-    """The request model inside an annotation such as `list[Storage] | None`."""
+    """Find the request model inside an annotation such as `list[Storage] | None`."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return _nested_model(typing.get_args(annotation)[0])

@@ -84,7 +84,7 @@ async def delete_groups(
     options: DeployOptions,
     reason: str,
 ) -> list[CleanupEntry]:
-    """Delete group after group; the objects of one group at once. Never raises for a failed delete."""
+    """Delete group after group; the objects of one group at once. A failed deletion is recorded in its entry, not raised."""
     entries: list[CleanupEntry] = []
     for group in groups:
         outcomes = await asyncio.gather(

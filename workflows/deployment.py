@@ -6,8 +6,8 @@ application while one runs. The plan is recomputed from the request on every
 replay (it is a pure function of it), so history carries the request once and one
 manifest per activity, never the whole plan.
 
-Steps form a graph: a step depends on the step before it unless `dependsOn` says
-otherwise, and steps whose dependencies are final start together. After a failure
+Steps form a graph: a step depends on the step before it unless `dependsOn` names
+other steps, and steps whose dependencies are final start together. After a failure
 nothing new starts except steps whose `if` asks to run (for example on failure).
 Progress is queryable at any time (`progress`), approval steps wait for the
 `approve` update, and a long deployment continues as new at an execution boundary
@@ -231,7 +231,7 @@ class DeployApplication:
         self._publish_details()
 
     def _verdict(self, step: oam.Step) -> tuple[StepState, str] | None:
-        """None to run the step, else the state it ends in without running."""
+        """Decide whether a step runs: None to run it, else the state it ends in unrun."""
         tracker = self._tracker
         statuses = {
             record.name: _condition_status(record.state)
@@ -468,7 +468,7 @@ class DeployApplication:
         progress.owned = self._owned_after(gone)
 
     def _owned_after(self, removed: set[str]) -> list[ObjectRef]:
-        """The objects the application owns once this run ends: created ones, minus the deleted."""
+        """Compute the objects the application owns after this run: created ones, minus the deleted."""
         owned = {ref.job_id: ref for ref in self._input.owned}
         for job in self._tracker.progress.jobs:
             if job.created and job.state in deleting.APPLIED_STATES:

@@ -245,7 +245,7 @@ class JobRunner:
 
 
 def failure_text(error: ActivityError) -> str:
-    """The operator-facing reason an activity failed: its own message, not a stack."""
+    """Return the operator-facing reason an activity failed: its message, not a stack."""
     cause = error.cause
     if isinstance(cause, ApplicationError):
         return cause.message

@@ -29,7 +29,7 @@ ATTRIBUTE_PROJECT = "OamflowProject"
 
 
 def workflow_id(namespace: str, name: str) -> str:
-    """One deployment per application at a time: the ID is derived from its identity."""
+    """Derive the workflow ID from the application, so one deployment per application runs at a time."""
     return f"deploy-{namespace}-{name}"
 
 
@@ -217,7 +217,7 @@ class ObjectRef(Message):
 
 
 class CleanupEntry(Message):
-    """What `failurePolicy: cleanup` did with one object."""
+    """Outcome of deleting one object, by cleanup or pruning."""
 
     job_id: str
     object: str
@@ -263,7 +263,7 @@ class Progress(Message):
 
 
 class PreviousJob(Message):
-    """What an earlier run of the same deployment left for a retry to reuse."""
+    """State of one job in an earlier run of the same deployment, reused by a retry."""
 
     created: bool
     uid: str | None = None

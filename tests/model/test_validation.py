@@ -558,7 +558,7 @@ def test_problem_source_names_the_request() -> None:
 
 
 def test_unquoted_yaml_date_stays_the_text_written() -> None:
-    # kubectl keeps YAML dates as text too, so a date in conf is not an error.
+    # A date is text in a request, so an unquoted one in conf is not an error.
     text = (
         Path(__file__).parents[1] / "data" / "valid" / "conf-date-unquoted.yaml"
     ).read_text()
