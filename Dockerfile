@@ -24,8 +24,6 @@ COPY . /app
 # `pip install .` installs the dependencies pinned in pyproject.toml. The worker
 # still runs from the source tree in /app, because Python puts the script's
 # directory first on sys.path.
-# NOTE: pyproject.toml leaves `clients` and `cli` out of its package list, so
-# the installed copy alone could not run the worker.
 # Compiling the sources here keeps start-up fast with a read-only file system.
 RUN pip install . \
     && rm -rf /app/build /app/*.egg-info \

@@ -1,6 +1,8 @@
-"""Operator command line for oamflow: deploy, plan, render, status, list, retry, cancel.
+"""Operator command line for oamflow.
 
-Run `python starter.py --help` for the commands.
+Commands: deploy, plan, render, status, list, retry, cancel, approve and
+codec-server. Run `python starter.py --help` for them, the exit codes and the
+environment variables.
 """
 
 if __name__ == "__main__":

@@ -201,8 +201,8 @@ def main() -> None:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=int(os.environ.get("OAMFLOW_WORKER_CONCURRENCY", DEFAULT_CONCURRENCY)),
-        help="activities run at once (default 256)",
+        default=None,
+        help="activities run at once (default OAMFLOW_WORKER_CONCURRENCY, else 256)",
     )
     parser.add_argument(
         "--grace",
@@ -211,6 +211,15 @@ def main() -> None:
         help="seconds running activities get to finish at shutdown (default 10)",
     )
     arguments = parser.parse_args()
+    if arguments.concurrency is None:
+        text = os.environ.get("OAMFLOW_WORKER_CONCURRENCY", str(DEFAULT_CONCURRENCY))
+        if not text.isdigit() or int(text) < 1:
+            parser.error(
+                f"OAMFLOW_WORKER_CONCURRENCY={text!r} is not a positive whole number"
+            )
+        arguments.concurrency = int(text)
+    if arguments.concurrency < 1 or arguments.grace < 0:
+        parser.error("--concurrency must be at least 1 and --grace not negative")
     logging.getLogger("temporalio.activity").addFilter(_ExpectedFailureFilter())
     logging.basicConfig(
         level=os.environ.get("OAMFLOW_LOG_LEVEL", "INFO").upper(),

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from activities import diagnostics, drift, readiness
 from activities.kube import KubeClient, KubeError, Resource
 from activities.retrying import Retrier, sleep
+from oam.render import labels
 from oam.units import format_seconds
 from workflows.types import (
     FIELD_MANAGER,
@@ -160,11 +161,21 @@ class KubernetesActivities:
         namespace = manifest["metadata"].get("namespace")
         name = manifest["metadata"]["name"]
 
-        if arguments.skip_if_unchanged:
-            live = retrier.call(
-                f"read {subject}", lambda: self.kube.get(resource, namespace, name)
-            )
-            if live is not None and drift.matches(manifest, live):
+        # Read first: an object of another oamflow application is never taken over,
+        # and on a retry an object that still matches is not written again.
+        live = retrier.call(
+            f"read {subject}", lambda: self.kube.get(resource, namespace, name)
+        )
+        if live is not None:
+            owner = _owner(live)
+            if owner is not None and owner != arguments.application:
+                raise failure(
+                    f"{subject} belongs to oamflow application {owner!r} (its label {labels.INSTANCE});"
+                    " oamflow does not take objects over from another application: rename the"
+                    " component, or deploy to another namespace",
+                    "OwnedByAnotherApplication",
+                )
+            if arguments.skip_if_unchanged and drift.matches(manifest, live):
                 verdict = self._assess(live, retrier)
                 activity.logger.info(
                     "%s is unchanged since the previous run; not applied again", subject
@@ -430,6 +441,14 @@ class KubernetesActivities:
         spec = crd.get("spec") or {}
         for version in spec.get("versions") or []:
             self.kube.forget(f"{spec.get('group')}/{version.get('name')}")
+
+
+def _owner(live: dict[str, Any]) -> str | None:
+    """The oamflow application that manages a live object, if oamflow manages it."""
+    object_labels = (live.get("metadata") or {}).get("labels") or {}
+    if object_labels.get(labels.MANAGED_BY) != labels.MANAGER:
+        return None
+    return object_labels.get(labels.INSTANCE)
 
 
 def _manifest_text(manifest: dict[str, Any]) -> str:

@@ -9,12 +9,15 @@ during normal shutdown, which would turn a finished command into exit code 134.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from cli.main import run
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Like other Unix tools, end quietly when a reader such as `head` closes the pipe.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     code = run(sys.argv[1:] if argv is None else argv)
     exit_now(code)
 

@@ -120,18 +120,19 @@ def options_from_environment() -> DeployOptions:
         text = os.environ.get(variable)
         if text:
             try:
-                values[field] = (
-                    float(text) if field != "max_history_events" else int(text)
-                )
+                value = float(text) if field != "max_history_events" else int(text)
             except ValueError:
                 raise UsageError(f"{variable}={text!r} is not a number") from None
+            if value <= 0:
+                raise UsageError(f"{variable}={text!r} must be greater than zero")
+            values[field] = value
     return DeployOptions(**values)
 
 
 async def _client() -> Client:
     settings = connect_settings()
     try:
-        return await connect()
+        return await connect(quiet=True)
     except RuntimeError as error:
         raise CommandError(
             f"cannot connect to Temporal at {settings['target_host']} (namespace {settings['namespace']}): {error}."
@@ -145,6 +146,10 @@ def app_identity(arguments: argparse.Namespace) -> tuple[str, str]:
     namespace = arguments.namespace
     if "/" in app:
         prefix, _, app = app.partition("/")
+        if not prefix or not app:
+            raise UsageError(
+                f"invalid application {arguments.app!r}: write NAME or NAMESPACE/NAME"
+            )
         if namespace and namespace != prefix:
             raise UsageError(
                 f"the application {arguments.app!r} and --namespace {namespace!r} disagree"
@@ -161,9 +166,10 @@ async def _describe(
         description = await handle.describe()
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
+            hint = " (application names are lowercase)" if name != name.lower() else ""
             raise UsageError(
-                f"no deployment of application {name!r} in namespace {namespace!r} is known to Temporal"
-                " (see `python starter.py list`)"
+                f"no deployment of application {name!r} in namespace {namespace!r} is known to"
+                f" Temporal{hint}; see `python starter.py list`"
             ) from None
         raise lost_connection(name, namespace) from None
     latest = client.get_workflow_handle(
@@ -280,12 +286,13 @@ async def start_and_follow(
     except RPCError as error:
         raise CommandError(f"cannot start the deployment: {error.message}") from None
 
-    print(f"Started deployment {identifier} (run {handle.result_run_id})")
-    print(f"Temporal UI: {ui_url(client.namespace, identifier)}")
+    # With JSON output, standard output carries the final report only.
+    stream = sys.stderr if output == "json" else sys.stdout
+    print(f"Started deployment {identifier} (run {handle.result_run_id})", file=stream)
+    print(f"Temporal UI: {ui_url(client.namespace, identifier)}", file=stream)
     if detach:
-        print(
-            f"Follow it with: python starter.py status {_app_argument(application.namespace, application.name)} --follow"
-        )
+        app = _app_argument(application.namespace, application.name)
+        print(f"Follow it with: python starter.py status {app} --follow", file=stream)
         return 0
     return await follow(
         client, handle, application.name, application.namespace, output=output
@@ -583,13 +590,17 @@ async def _cancel(arguments: argparse.Namespace) -> int:
     print(
         f"Deployment {handle.id} is {STATUS_NAMES.get(description.status, 'finished')}."
     )
+    noun = "object" if len(applied) == 1 else "objects"
     print(
-        f"Applied before the cancellation: {len(applied)} objects"
+        f"Applied before the cancellation: {len(applied)} {noun}"
         + (":" if applied else "")
     )
     for job in applied:
-        print(f"  {job.describe()} ({report.job_label(job, True)})")
+        outcome = "ready" if job.state == JobState.READY else "applied, not yet ready"
+        print(f"  {job.describe()} ({outcome})")
     print(report.final_table(progress))
+    app = _app_argument(namespace, name)
+    print(f"Resume it with: python starter.py retry {app}")
     return 0
 
 
@@ -614,7 +625,7 @@ async def _approve(arguments: argparse.Namespace) -> int:
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        raise UsageError(f"approval rejected: {message}") from None
+        raise UsageError(f"cannot approve: {message}") from None
     verb = "approved" if outcome.approved else "rejected"
     print(f"Step {outcome.step} of {name} {verb}.")
     return 0

@@ -11,11 +11,34 @@ from collections.abc import Callable
 
 import oam
 from cli import planview
+from cli import state as watching_state
 from cli.errors import CommandError, UsageError
+from clients.codec import CodecKeyError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+
+EPILOG = """\
+exit codes:
+  0    success (for status: succeeded or still running)
+  1    the deployment failed, was cancelled, or its outcome is unknown
+  2    invalid request, invalid usage, or an unknown application
+  130  interrupted (Ctrl-C); a deployment being watched goes on
+
+environment:
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE
+                           Temporal connection (default localhost:7233, namespace default)
+  OAMFLOW_TASK_QUEUE       task queue of the workers (default oamflow)
+  OAMFLOW_CODEC_KEY, OAMFLOW_CODEC_KEY_FILE
+                           AES-256 key (base64) that encrypts payloads in Temporal
+  OAMFLOW_UI_URL           base URL of the Temporal UI in printed links (default http://localhost:8233)
+  OAMFLOW_DEFAULT_TIMEOUT  seconds an object may take to become ready (default 300)
+  OAMFLOW_HEARTBEAT_TIMEOUT  seconds before a silent worker's activity is retried elsewhere (default 30)
+  OAMFLOW_BACKOFF_GRACE    seconds pods may stay in image-pull or crash back-off (default 30)
+  OAMFLOW_POLL_INTERVAL    longest pause between readiness checks, seconds (default 1)
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="starter.py",
         description="Deploy applications to Kubernetes as durable Temporal workflows.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_Parser
@@ -46,9 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deploy.add_argument(
         "--output",
+        "-o",
         choices=("text", "json"),
         default="text",
-        help="format of the final report",
+        help="format of the final report; with json, progress lines go to standard error",
     )
 
     plan = commands.add_parser(
@@ -60,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--output",
         "-o",
-        choices=("table", "json"),
+        choices=("table", "text", "json"),
         default="table",
         help="output format",
     )
@@ -169,7 +195,7 @@ def run(argv: list[str]) -> int:
         handler = _HANDLERS[arguments.command]
         return handler(arguments)
     except UsageError as error:
-        print(str(error), file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except oam.InvalidRequest as error:
         print(str(error), file=sys.stderr)
@@ -177,8 +203,11 @@ def run(argv: list[str]) -> int:
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    except CodecKeyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(interrupted_message(), file=sys.stderr)
         return 130
     except (
         Exception
@@ -191,6 +220,19 @@ def run(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+
+
+def interrupted_message() -> str:
+    """What Ctrl-C stopped: only the watching, never the deployment itself."""
+    if watching_state.application is None:
+        return "interrupted"
+    namespace, name = watching_state.application
+    app = name if namespace == "default" else f"{namespace}/{name}"
+    return (
+        "interrupted: stopped watching; the deployment goes on in Temporal and the workers."
+        f" Watch it again with: python starter.py status {app} --follow"
+        f" (or stop it with: python starter.py cancel {app})"
+    )
 
 
 def read_request(path: str) -> oam.LoadedApplication:

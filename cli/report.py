@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from workflows.types import DeploymentState, JobProgress, JobState, Progress, StepState
+from workflows.types import (
+    DeploymentState,
+    JobProgress,
+    JobState,
+    Progress,
+    StepProgress,
+    StepState,
+)
 
 # Labels of final job states in the per-job table.
 JOB_LABELS = {
@@ -49,57 +56,72 @@ class TransitionPrinter:
         self.cluster_shown = False
 
     def lines(self, progress: Progress) -> list[str]:
+        """Lines for what changed since the last call, in the order it happened."""
         started = self.started or progress.started_at
-        lines = []
+        events: list[tuple[float, str]] = []
         if progress.cluster and not self.cluster_shown:
-            lines.append(f"cluster: {progress.cluster}")
+            events.append((-1.0, f"cluster: {progress.cluster}"))
             self.cluster_shown = True
         for step in progress.steps:
-            previous = self.seen_steps.get(step.name)
-            if previous != step.state.value and step.state != StepState.PENDING:
-                if step.state == StepState.AWAITING_APPROVAL:
-                    lines.append(
-                        f"{_clock(started, step.started_at)} step {step.name} awaits approval:"
-                        f" python starter.py approve {_app_arg(progress)} --step {step.name}"
-                    )
-                elif step.state in (
-                    StepState.SKIPPED,
-                    StepState.NOT_STARTED,
-                    StepState.FAILED,
-                ):
-                    lines.append(
-                        f"{_clock(started, step.finished_at)} step {step.name} {step.state.value}: {step.message}"
-                    )
-                elif step.state == StepState.SUCCEEDED and step.type == "approval":
-                    lines.append(
-                        f"{_clock(started, step.finished_at)} step {step.name} {step.message}"
-                    )
+            if self.seen_steps.get(step.name) != step.state.value:
+                event = self._step_line(progress, step, started)
+                if event is not None:
+                    events.append(event)
             self.seen_steps[step.name] = step.state.value
         for job in progress.jobs:
             current = (job.state.value, job.message)
-            if self.seen_jobs.get(job.id) == current or job.state == JobState.PENDING:
-                self.seen_jobs[job.id] = current
-                continue
+            changed = self.seen_jobs.get(job.id) != current
             self.seen_jobs[job.id] = current
-            moment = (
-                job.finished_at
-                if job.state not in (JobState.APPLYING, JobState.WAITING)
-                else job.started_at
-            )
-            text = f"{_clock(started, moment)} {job.step:<16} {job_label(job, False):<10} {job.describe()}"
-            if job.message and job.state in (
-                JobState.READY,
-                JobState.FAILED,
-                JobState.WAITING,
-                JobState.SKIPPED,
-            ):
-                text += (
-                    f"  ({job.message})"
-                    if job.state != JobState.FAILED
-                    else f"\n    {job.message}"
-                )
-            lines.append(text)
-        return lines
+            if changed and job.state != JobState.PENDING:
+                events.append(self._job_line(job, started))
+        events.sort(key=lambda event: event[0])
+        return [text for _, text in events]
+
+    def _step_line(
+        self, progress: Progress, step: StepProgress, started: datetime | None
+    ) -> tuple[float, str] | None:
+        if step.state == StepState.AWAITING_APPROVAL:
+            text = f"step {step.name} awaits approval: python starter.py approve {_app_arg(progress)} --step {step.name}"
+            return _offset(
+                started, step.started_at
+            ), f"{_clock(started, step.started_at)} {text}"
+        if step.state in (StepState.SKIPPED, StepState.NOT_STARTED, StepState.FAILED):
+            text = f"step {step.name} {step.state.value}: {step.message}"
+            return _offset(
+                started, step.finished_at
+            ), f"{_clock(started, step.finished_at)} {text}"
+        if step.state == StepState.SUCCEEDED and step.type == "approval":
+            text = f"step {step.name} {step.message}"
+            return _offset(
+                started, step.finished_at
+            ), f"{_clock(started, step.finished_at)} {text}"
+        return None
+
+    def _job_line(
+        self, job: JobProgress, started: datetime | None
+    ) -> tuple[float, str]:
+        if job.state == JobState.APPLYING:
+            moment = job.started_at
+        elif job.state == JobState.WAITING:
+            moment = job.waiting_since or job.started_at
+        else:
+            moment = job.finished_at
+        text = f"{_clock(started, moment)} {job.step:<16} {job_label(job, False):<10} {job.describe()}"
+        if job.message and job.state == JobState.FAILED:
+            text += f"\n    {job.message}"
+        elif job.message and job.state in (
+            JobState.READY,
+            JobState.WAITING,
+            JobState.SKIPPED,
+        ):
+            text += f"  ({job.message})"
+        return _offset(started, moment), text
+
+
+def _offset(started: datetime | None, moment: datetime | None) -> float:
+    if started is None or moment is None:
+        return 0.0
+    return (moment - started).total_seconds()
 
 
 def _clock(started: datetime | None, moment: datetime | None) -> str:
@@ -136,10 +158,12 @@ def final_table(progress: Progress) -> str:
         lines.append("  ".join(cells + [row[5]]).rstrip())
     approvals = [step for step in progress.steps if step.type == "approval"]
     for step in approvals:
-        lines.append(
-            f"approval step {step.name}: {step.state.value}"
-            + (f" ({step.message})" if step.message else "")
+        detail = (
+            f" ({step.message})"
+            if step.message and step.message != step.state.value
+            else ""
         )
+        lines.append(f"approval step {step.name}: {step.state.value}{detail}")
     if progress.pruned:
         lines.append("pruned (no longer in the request):")
         lines += [f"  {entry.object}: {entry.message}" for entry in progress.pruned]

@@ -22,7 +22,7 @@ from temporalio.exceptions import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli import report
+from cli import report, state
 from cli.errors import CommandError
 from clients.temporal import connect_settings, ui_url
 from workflows.types import DeploymentState, Progress
@@ -52,6 +52,9 @@ async def follow(
     """Print progress until the deployment ends; return 0 (succeeded) or 1."""
     latest = client.get_workflow_handle(handle.id)
     printer = report.TransitionPrinter()
+    state.application = (namespace, name)
+    lines_to = sys.stderr if output == "json" else sys.stdout
+    warned = False
     result = asyncio.ensure_future(handle.result())
     progress: Progress | None = None
     if announce:
@@ -63,26 +66,23 @@ async def follow(
                 progress = await latest.query(
                     "progress", result_type=Progress, rpc_timeout=QUERY_TIMEOUT
                 )
+                warned = False
             except WorkflowQueryFailedError:
-                progress = (
-                    progress  # a continued-as-new run may not answer for a moment
-                )
+                pass  # a continued-as-new run may not answer for a moment
             except RPCError as error:
-                if (
-                    error.status
-                    in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
-                    and not finished
-                ):
-                    if error.status == RPCStatusCode.DEADLINE_EXCEEDED:
-                        print(
-                            "warning: no worker answered the progress query; is `python worker.py` running?",
-                            file=sys.stderr,
-                        )
-                    else:
-                        raise lost_connection(name, namespace) from None
-            if progress is not None and output == "text":
+                if error.status == RPCStatusCode.UNAVAILABLE and not finished:
+                    raise lost_connection(name, namespace) from None
+                if not warned and not finished:
+                    print(
+                        f"warning: no worker answers ({error.message}); the deployment waits"
+                        " until a worker polls its task queue: start one with `python worker.py`",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    warned = True
+            if progress is not None:
                 for line in printer.lines(progress):
-                    print(line, flush=True)
+                    print(line, file=lines_to, flush=True)
             if finished:
                 break
             await asyncio.wait([result], timeout=POLL_SECONDS)
@@ -92,12 +92,16 @@ async def follow(
         if not result.done():
             result.cancel()
 
-    return _conclude(client, handle.id, result, progress, name, namespace, output)
+    run_id = handle.result_run_id or handle.run_id
+    return _conclude(
+        client, handle.id, run_id, result, progress, name, namespace, output
+    )
 
 
 def _conclude(
     client: Client,
     identifier: str,
+    run_id: str | None,
     result: asyncio.Future[Any],
     progress: Progress | None,
     name: str,
@@ -105,6 +109,10 @@ def _conclude(
     output: str,
 ) -> int:
     app = name if namespace == "default" else f"{namespace}/{name}"
+    hint = (
+        "Fix the cause (in the cluster, or in the request: pass the corrected file with"
+        f" --file), then run: python starter.py retry {app}"
+    )
     error = result.exception()
     if isinstance(error, RPCError):
         raise lost_connection(name, namespace)
@@ -118,6 +126,7 @@ def _conclude(
             verdict = f"failed: {progress.first_failure if progress else cause.message}"
         elif isinstance(cause, CancelledError):
             verdict = "was cancelled"
+            hint = f"Resume it with: python starter.py retry {app}"
         elif isinstance(cause, TerminatedError):
             verdict = f"was terminated: {cause.message}"
         elif isinstance(cause, TimeoutError):
@@ -131,7 +140,7 @@ def _conclude(
     if output == "json" and progress is not None:
         print(
             report.progress_json(
-                progress, identifier, None, "completed" if code == 0 else "failed"
+                progress, identifier, run_id, "completed" if code == 0 else "failed"
             )
         )
         return code
@@ -145,7 +154,7 @@ def _conclude(
     if progress is not None and progress.cluster:
         print(f"cluster: {progress.cluster}")
     if code:
-        print(f"Fix the cause, then run: python starter.py retry {app}")
+        print(hint)
     print(f"Temporal UI: {ui_url(client.namespace, identifier)}")
     return code
 
@@ -173,7 +182,10 @@ async def read_progress(
         )
     except (WorkflowQueryFailedError, RPCError) as error:
         if isinstance(error, RPCError) and error.status == RPCStatusCode.UNAVAILABLE:
-            raise lost_connection(handle.id, "default") from None
+            raise CommandError(
+                f"lost the connection to Temporal at {connect_settings()['target_host']}"
+                f" while reading {handle.id}; try again when it is reachable"
+            ) from None
         fallback = await _progress_from_outcome(handle, description)
         if fallback is not None:
             return fallback

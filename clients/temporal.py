@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from clients.codec import EncryptionCodec, key_from_environment
 from workflows.types import TASK_QUEUE
@@ -48,9 +49,21 @@ def encryption_enabled() -> bool:
     return key_from_environment() is not None
 
 
-async def connect(**overrides: Any) -> Client:
+def quiet_runtime() -> Runtime:
+    """A Temporal runtime that logs only errors, for short-lived commands.
+
+    The SDK's core otherwise prints a warning line for every retried call while the
+    server is unreachable, before the command's own message says what happened.
+    """
+    filter = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=filter)))
+
+
+async def connect(*, quiet: bool = False, **overrides: Any) -> Client:
     settings = connect_settings()
     settings.update(overrides)
+    if quiet:
+        settings["runtime"] = quiet_runtime()
     return await Client.connect(**settings, data_converter=data_converter())
 
 

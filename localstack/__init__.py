@@ -72,6 +72,9 @@ class LocalStack:
     temporal_port: int = TEMPORAL_PORT
     ui_port: int = UI_PORT
     kubeconfig: str | None = None
+    # Keep Temporal's history from earlier runs. Off by default: the emulator
+    # starts empty each time, and old history would describe objects it lacks.
+    keep_history: bool = False
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
     emulator_url: str | None = None
 
@@ -80,11 +83,10 @@ class LocalStack:
         env = dict(os.environ)
         env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.temporal_port}"
         env.setdefault("TEMPORAL_NAMESPACE", "default")
-        env[KEY_FILE_VARIABLE] = str(self.codec_key_path())
+        env[KEY_FILE_VARIABLE] = str(self.codec_key_path().resolve())
         env["OAMFLOW_UI_URL"] = f"http://localhost:{self.ui_port}"
-        env["KUBECONFIG"] = self.kubeconfig or str(
-            self.state_dir / "emulator.kubeconfig"
-        )
+        kubeconfig = self.kubeconfig or str(self.state_dir / "emulator.kubeconfig")
+        env["KUBECONFIG"] = str(Path(kubeconfig).resolve())
         return env
 
     def codec_key_path(self) -> Path:
@@ -121,18 +123,21 @@ class LocalStack:
         return process, log
 
     def _start_temporal(self) -> None:
-        if port_open(self.temporal_port):
-            print(
-                f"Temporal: using the server already listening on 127.0.0.1:{self.temporal_port}",
-                flush=True,
-            )
-            return
+        for port in (self.temporal_port, self.ui_port):
+            if port_open(port):
+                raise StackError(
+                    f"port {port} is in use, perhaps by another local stack or Temporal server;"
+                    " stop it, or pick free ports with --temporal-port and --ui-port"
+                )
+        database = self.state_dir / "temporal.db"
+        if not self.keep_history:
+            database.unlink(missing_ok=True)
         command = [
             temporal_binary(),
             "server",
             "start-dev",
             "--db-filename",
-            str(self.state_dir / "temporal.db"),
+            str(database),
             "--ip",
             "127.0.0.1",
             "--port",
@@ -212,6 +217,15 @@ class LocalStack:
         raise StackError(
             f"the worker did not start within {STARTUP_SECONDS}s; see {log}"
         )
+
+    def stopped_part(self) -> str | None:
+        """A message naming a part of the stack that exited, if one did."""
+        for name, process in self.processes:
+            code = process.poll()
+            if code is not None:
+                log = self.state_dir / f"{name}.log"
+                return f"the {name} stopped (exit code {code}); see {log}"
+        return None
 
     def stop(self) -> None:
         for _name, process in reversed(self.processes):

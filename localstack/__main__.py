@@ -13,8 +13,9 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
-from localstack import LocalStack, StackError
+from localstack import TEMPORAL_PORT, UI_PORT, LocalStack, StackError
 
 
 def main() -> int:
@@ -39,14 +40,36 @@ def main() -> int:
         default=".oamflow",
         help="where the stack keeps its state (default .oamflow)",
     )
+    parser.add_argument(
+        "--temporal-port",
+        type=int,
+        default=TEMPORAL_PORT,
+        help=f"Temporal's port (default {TEMPORAL_PORT})",
+    )
+    parser.add_argument(
+        "--ui-port",
+        type=int,
+        default=UI_PORT,
+        help=f"the Temporal UI's port (default {UI_PORT})",
+    )
+    parser.add_argument(
+        "--keep-history",
+        action="store_true",
+        help="keep Temporal's history of earlier runs (the emulator starts empty either way)",
+    )
     arguments = parser.parse_args()
-    if arguments.command == "demo" and not arguments.file:
-        parser.error("demo needs a request file, for example examples/mysql.json")
-
-    from pathlib import Path
+    if arguments.command == "demo":
+        if not arguments.file:
+            parser.error("demo needs a request file, for example examples/mysql.json")
+        if not os.path.isfile(arguments.file):
+            parser.error(f"cannot read {arguments.file}: no such file")
 
     stack = LocalStack(
-        state_dir=Path(arguments.state_dir), kubeconfig=arguments.kubeconfig
+        state_dir=Path(arguments.state_dir),
+        kubeconfig=arguments.kubeconfig,
+        temporal_port=arguments.temporal_port,
+        ui_port=arguments.ui_port,
+        keep_history=arguments.keep_history,
     )
     try:
         stack.start()
@@ -58,29 +81,40 @@ def main() -> int:
     try:
         if arguments.command == "demo":
             return demo(stack, arguments.file)
-        print(
-            "Local stack running. Deploy with: python starter.py deploy examples/mysql.json"
-        )
-        print("Environment for other terminals:")
-        env = stack.environment()
-        for name in (
-            "TEMPORAL_ADDRESS",
-            "KUBECONFIG",
-            "OAMFLOW_CODEC_KEY_FILE",
-            "OAMFLOW_UI_URL",
-        ):
-            print(f"  export {name}={env[name]}")
-        print("Press Ctrl-C to stop.", flush=True)
-        stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        try:
-            stopped.wait()
-        except KeyboardInterrupt:
-            pass
-        return 0
+        return run_until_stopped(stack)
     finally:
         print("Stopping the local stack…", flush=True)
         stack.stop()
+
+
+def run_until_stopped(stack: LocalStack) -> int:
+    env = stack.environment()
+    print("Local stack running. In another terminal, from this folder:")
+    print("  source .venv/bin/activate")
+    for name in (
+        "TEMPORAL_ADDRESS",
+        "KUBECONFIG",
+        "OAMFLOW_CODEC_KEY_FILE",
+        "OAMFLOW_UI_URL",
+    ):
+        print(f"  export {name}={env[name]}")
+    print("  python starter.py deploy examples/guestbook.yaml")
+    print("Press Ctrl-C to stop.", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(1.0):
+            problem = stack.stopped_part()
+            if problem:
+                print(
+                    f"error: {problem}; stopping the local stack",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def demo(stack: LocalStack, path: str) -> int:

@@ -41,6 +41,31 @@ def check_application(
             unsound.add(index)
     check_workflow(application, set(declared), problems, warnings)
     _check_rendered_objects(application, unsound, problems)
+    _warn_about_objects_outside_the_namespace(application, warnings)
+
+
+def _warn_about_objects_outside_the_namespace(
+    application: Application, warnings: list[str]
+) -> None:
+    """k8s-objects are applied as given, even where the rest of a request may not reach."""
+    for index, component in enumerate(application.components):
+        for position, item in enumerate(component.properties.objects):
+            kind = item.get("kind")
+            metadata = (
+                item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+            )
+            namespace = metadata.get("namespace")
+            where = f"component[{index}].properties.objects[{position}]"
+            if kind == "Namespace":
+                warnings.append(
+                    f"{where}: creates Namespace {metadata.get('name')!r}; k8s-objects are applied as"
+                    " given, although oamflow itself never creates the application's namespace"
+                )
+            elif isinstance(namespace, str) and namespace != application.namespace:
+                warnings.append(
+                    f"{where}: {kind} {metadata.get('name')!r} is in namespace {namespace!r}, outside the"
+                    f" application's namespace {application.namespace!r}; it is applied as given"
+                )
 
 
 def _check_rendered_objects(

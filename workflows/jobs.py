@@ -186,7 +186,8 @@ class JobRunner:
 
             message = applied.message
             if not applied.ready:
-                tracker.job(job.id).state = JobState.WAITING
+                record.state = JobState.WAITING
+                record.waiting_since = workflow.now()
                 self.on_change()
                 waited: WaitResult = await workflow.execute_activity(
                     "await_ready",

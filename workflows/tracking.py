@@ -91,7 +91,11 @@ class Tracker:
         job.finished_at = now
         job.message = message
         if state == JobState.FAILED and not self.progress.first_failure:
-            self.progress.first_failure = f"{job.describe()}: {message}"
+            subject = job.describe()
+            prefixed = message.startswith(subject)
+            self.progress.first_failure = (
+                message if prefixed else f"{subject}: {message}"
+            )
         return job
 
     def start_step(

@@ -160,6 +160,8 @@ class JobProgress(Message):
     name: str
     state: JobState = JobState.PENDING
     started_at: datetime | None = None
+    # When the apply was done and the wait for readiness began.
+    waiting_since: datetime | None = None
     finished_at: datetime | None = None
     message: str = ""
     created: bool = False

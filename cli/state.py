@@ -1,0 +1,6 @@
+"""What the command line is doing, for messages printed when it is interrupted."""
+
+from __future__ import annotations
+
+# (namespace, name) of the deployment being followed, if any.
+application: tuple[str, str] | None = None
