@@ -26,7 +26,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 from temporalio.worker.workflow_sandbox import (
     SandboxedWorkflowRunner,
     SandboxRestrictions,
@@ -72,6 +72,11 @@ def build_worker(
             max_workers=concurrency, thread_name_prefix="activity"
         ),
         max_concurrent_activities=concurrency,
+        # A DAG tier schedules hundreds of activities at once; more pollers pick
+        # them up sooner, and the server's feedback scales them back when idle.
+        activity_task_poller_behavior=PollerBehaviorAutoscaling(
+            minimum=2, maximum=32, initial=8
+        ),
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=timedelta(seconds=grace),
     )

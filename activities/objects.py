@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities import diagnostics, drift, readiness
 from activities.kube import KubeClient, KubeError, Resource
-from activities.retrying import Retrier, sleep
+from activities.retrying import Retrier, heartbeat, sleep
 from oam.render import labels
 from oam.units import format_seconds
 from workflows.types import (
@@ -206,7 +206,6 @@ class KubernetesActivities:
                 raise failure(f"{subject}: {error.message}", "NotFound") from None
             else:
                 raise
-        activity.heartbeat({"applied": True})
         verdict = self._assess(live, retrier)
         if manifest["kind"] == "CustomResourceDefinition" and verdict.ready:
             self._forget_crd_versions(live)
@@ -282,7 +281,9 @@ class KubernetesActivities:
         first_seen: dict[str, float] = {}
         issues: list[diagnostics.PodIssue] = []
         last_diagnosis = 0.0
-        interval = 0.05
+        # The first check comes soon, later ones less often: a wait for an object
+        # that is ready within a second costs a few requests, not dozens.
+        interval = 0.25
 
         while True:
             live = retrier.call(
@@ -346,7 +347,7 @@ class KubernetesActivities:
                 "waiting": verdict.message,
                 "pods": diagnostics.summarize(issues, arguments.namespace),
             }
-            activity.heartbeat(details)
+            heartbeat(details)
             sleep(min(interval, remaining), details)
             interval = min(interval * 1.5, arguments.poll_interval_seconds)
 

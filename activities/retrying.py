@@ -10,6 +10,8 @@ worker, and a cancelled activity stops sleeping.
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -22,6 +24,12 @@ from oam.units import parse_duration
 
 T = TypeVar("T")
 MAX_RETRY_AFTER = 300.0
+# Seconds between heartbeats of one activity; more frequent calls are skipped.
+# The SDK forwards at most one heartbeat per throttle interval to the server
+# anyway, but every call costs a payload conversion and a call into the SDK core
+# on the worker's event loop, the same loop that starts activities.
+HEARTBEAT_EVERY = 1.0
+_last_heartbeat = threading.local()
 
 
 class Retrier:
@@ -66,17 +74,28 @@ class Retrier:
                 attempt += 1
 
 
+def heartbeat(details: dict) -> None:
+    """Heartbeat, unless this activity attempt already did less than `HEARTBEAT_EVERY` ago."""
+    token = activity.info().task_token
+    now = time.monotonic()
+    last = getattr(_last_heartbeat, "sent", None)
+    if last is not None and last[0] == token and now - last[1] < HEARTBEAT_EVERY:
+        return
+    _last_heartbeat.sent = (token, now)
+    activity.heartbeat(details)
+
+
 def sleep(seconds: float, details: dict | None = None) -> None:
-    """Sleep in a synchronous activity, heartbeating every second; raise when cancelled."""
+    """Sleep in a synchronous activity, heartbeating about every second; raise when cancelled."""
     remaining = seconds
     while remaining > 0:
         step = min(1.0, remaining)
-        activity.heartbeat(details or {})
+        heartbeat(details or {})
         activity.wait_for_cancelled_sync(step)
         if activity.is_cancelled():
             raise_cancelled()
         remaining -= step
-    activity.heartbeat(details or {})
+    heartbeat(details or {})
 
 
 def raise_cancelled() -> None:

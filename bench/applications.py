@@ -12,7 +12,7 @@ IMAGE = "registry.example.com/bench/app:1.0"
 
 
 def config(name: str) -> dict[str, Any]:
-    """A `config` component: one ConfigMap, ready as soon as it is applied."""
+    """Return a `config` component: one ConfigMap, ready as soon as it is applied."""
     return {
         "name": name,
         "type": "config",
@@ -21,7 +21,7 @@ def config(name: str) -> dict[str, Any]:
 
 
 def secret(name: str) -> dict[str, Any]:
-    """A `secret` component: one Secret."""
+    """Return a `secret` component: one Secret."""
     return {
         "name": name,
         "type": "secret",
@@ -32,7 +32,7 @@ def secret(name: str) -> dict[str, Any]:
 def webservice(
     name: str, *, ports: bool = True, ingress: bool = False, rbac: bool = False
 ) -> dict[str, Any]:
-    """A `webservice`: a Deployment, plus a Service with ports, an Ingress, RBAC objects."""
+    """Return a `webservice`: a Deployment, and a Service, Ingress or RBAC objects if asked."""
     component: dict[str, Any] = {
         "name": name,
         "type": "webservice",
@@ -56,7 +56,7 @@ def webservice(
 
 
 def store(name: str) -> dict[str, Any]:
-    """A `store`: a StatefulSet with a volume claim template and a headless Service."""
+    """Return a `store`: a StatefulSet with a volume claim template and a headless Service."""
     return {
         "name": name,
         "type": "store",
@@ -76,7 +76,7 @@ def store(name: str) -> dict[str, Any]:
 
 
 def job(name: str) -> dict[str, Any]:
-    """A `job` component: one batch Job."""
+    """Return a `job` component: one batch Job."""
     return {
         "name": name,
         "type": "job",
@@ -86,7 +86,7 @@ def job(name: str) -> dict[str, Any]:
 
 
 def config_chain(name: str, count: int) -> dict[str, Any]:
-    """`count` config components and no workflow: a StepByStep chain of one job each."""
+    """Return `count` config components and no workflow: a StepByStep chain of single jobs."""
     return {
         "name": name,
         "component": [config(f"settings-{index:04d}") for index in range(count)],
@@ -94,7 +94,7 @@ def config_chain(name: str, count: int) -> dict[str, Any]:
 
 
 def fan_out(name: str, count: int) -> dict[str, Any]:
-    """`count` webservices without ports (one Deployment each) in one DAG step."""
+    """Return `count` webservices without ports (one Deployment each) in one DAG step."""
     names = [f"web-{index:04d}" for index in range(count)]
     return {
         "name": name,
@@ -104,7 +104,7 @@ def fan_out(name: str, count: int) -> dict[str, Any]:
 
 
 def web_fleet(name: str, count: int) -> dict[str, Any]:
-    """`count` webservices with a port and an ingress (3 jobs each), default workflow."""
+    """Return `count` webservices with a port and an ingress (3 jobs each), no workflow."""
     return {
         "name": name,
         "component": [
@@ -126,7 +126,7 @@ MIX = (
 
 
 def mixed_components(count: int) -> list[dict[str, Any]]:
-    """`count` components of every type in the proportions of `MIX`."""
+    """Return `count` components of every type in the proportions of `MIX`."""
     pattern = [kind for kind, share in MIX for _ in range(share)]
     components = []
     for index in range(count):
@@ -148,7 +148,7 @@ def mixed_components(count: int) -> list[dict[str, Any]]:
 
 
 def mixed(name: str, count: int, *, steps: int = 0) -> dict[str, Any]:
-    """`count` mixed components; `steps` > 0 splits them into that many workflow steps.
+    """Return `count` mixed components, split into `steps` workflow steps if it is above 0.
 
     With steps, the components are dealt in order into steps that alternate
     between DAG and StepByStep, starting with DAG.

@@ -2,11 +2,11 @@
 
 `BareChain` runs oamflow's `apply_object` activity for one manifest after
 another: the baseline of the step transition benchmark. `BareFanOut` starts every
-job at once; each job is `apply_object` then, unless the object is already
-ready, `await_ready`, both called by name with the inputs oamflow would send, or
-with `hold_seconds` set, the `bench_hold` activity that only sleeps: the
-baseline of the fan-out benchmark for the Temporal SDK and server alone. Neither
-keeps progress, publishes details or evaluates a plan.
+job at once. Each job is `apply_object` and then, unless the object is already
+ready, `await_ready`, both called by name with the inputs oamflow would send.
+With `hold_seconds` set, each job is instead the `bench_hold` activity, which
+only sleeps, so the run measures the Temporal SDK and server alone. Neither
+workflow keeps progress, publishes details or evaluates a plan.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ orchestrator finishes the tier 2 s after its first apply. The result is the
 makespan of the tier, from the first job's `startedAt` to the last job's
 `finishedAt` in the returned progress, divided by 2 s.
 
-To say where the time above 2 s goes, it also records from the emulator's log
-how long the applies took to arrive (first to last Deployment write) and, per
-job, the lag from the emulator logging the Deployment ready to the workflow
-recording it ready. Two baselines run side by side on the same worker process
+To show where the time above 2 s goes, it also reads the emulator's log. It
+records how long the applies took to arrive (first to last Deployment write),
+and for each job the lag from the emulator logging the Deployment ready to the
+workflow recording it ready. Two baselines run side by side on the same worker process
 (`python -m bench.worker`) and task queue: `bare`, the same 200 jobs with
 oamflow's activities but no oamflow workflow code (`bench.bare.BareFanOut`), and
 `hold`, 200 activities that only sleep 2 s, which is what the Temporal server
@@ -24,7 +24,6 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 
 import oam
@@ -46,16 +45,73 @@ TARGET_RATIO = 1.25
 CONCURRENCY = 256
 
 
-async def deploy_fan_out(
-    stack: LocalStack, task_queue: str, count: int, options: DeployOptions
-) -> dict[str, Any]:
-    """Deploy one fan-out of `count` Deployments and measure it."""
+def _prepare(stack: LocalStack, count: int) -> oam.Application:
+    """Reset the cluster, hold Deployments unready for 2 s, return a fresh request."""
     assert stack.control is not None
     stack.reset_cluster(ready_delay=0.0)
     stack.control.set_delay("Deployment", "*", READY_DELAY)
     name = f"fanout-{uuid.uuid4().hex[:8]}"
-    application = oam.validate_document(applications.fan_out(name, count)).application
+    return oam.validate_document(applications.fan_out(name, count)).application
 
+
+def _durations(spans: list[timing.ActivitySpan]) -> dict[str, float | None]:
+    return timing.summarize(
+        [
+            timing.seconds(span.closed, span.started)
+            for span in spans
+            if span.started and span.closed
+        ]
+    )
+
+
+def _history_timings(events: list[Any], writes: dict[str, float]) -> dict[str, Any]:
+    """Summarize the activities of a fan-out run, matched to the emulator's writes."""
+    spans = timing.activity_spans(events)
+    waits = [span for span in spans if span.activity_type == "await_ready"]
+    applies = [span for span in spans if span.activity_type == "apply_object"]
+    apply_starts = [span.started for span in applies if span.started]
+    apply_ends = [span.closed for span in applies if span.closed]
+
+    # Per apply: activity start to the emulator logging the write, and the write
+    # to the activity's completion.
+    to_write, after_write = [], []
+    for span in applies:
+        name = span.activity_id.rpartition("/")[2]
+        if span.started and span.closed and name in writes:
+            to_write.append(writes[name] - span.started.timestamp())
+            after_write.append(span.closed.timestamp() - writes[name])
+
+    return {
+        "events": len(events),
+        "workflowTasks": timing.workflow_tasks(events),
+        "awaitReadyActivities": len(waits),
+        "applyActivities": len(applies),
+        "applyStartSpreadSeconds": timing.seconds(max(apply_starts), min(apply_starts)),
+        "applyCompletionSpreadSeconds": timing.seconds(
+            max(apply_ends), min(apply_starts)
+        ),
+        "applyActivitySeconds": _durations(applies),
+        "applyStartToWriteSeconds": timing.summarize(to_write),
+        "applyWriteToCompletionSeconds": timing.summarize(after_write),
+        "awaitReadyActivitySeconds": _durations(waits),
+    }
+
+
+def _logged_times(log: list[dict[str, Any]], event: str) -> dict[str, float]:
+    """Deployment name to the time of its `event` entry in the emulator's log."""
+    return {
+        entry["name"]: entry["time"]
+        for entry in log
+        if entry["event"] == event and entry["kind"] == "Deployment"
+    }
+
+
+async def deploy_fan_out(
+    stack: LocalStack, task_queue: str, count: int, options: DeployOptions
+) -> dict[str, Any]:
+    """Deploy one fan-out of `count` Deployments with oamflow and measure it."""
+    assert stack.control is not None
+    application = _prepare(stack, count)
     cpu_before = stack.cpu_seconds()
     started = time.perf_counter()
     handle = await stack.client.start_workflow(
@@ -75,16 +131,8 @@ async def deploy_fan_out(
     makespan = (last_ready - first_start).total_seconds()
 
     log = stack.control.log()
-    writes = {
-        entry["name"]: entry["time"]
-        for entry in log
-        if entry["event"] == "write" and entry["kind"] == "Deployment"
-    }
-    ready = {
-        entry["name"]: entry["time"]
-        for entry in log
-        if entry["event"] == "ready" and entry["kind"] == "Deployment"
-    }
+    writes = _logged_times(log, "write")
+    ready = _logged_times(log, "ready")
     lags = [
         job.finished_at.timestamp() - ready[job.name]
         for job in jobs
@@ -95,19 +143,6 @@ async def deploy_fan_out(
         stack.client, handle.id, handle.first_execution_run_id
     )
     events = [event for run in history.runs for event in run.events]
-    spans = timing.activity_spans(events)
-    waits = [span for span in spans if span.activity_type == "await_ready"]
-    applies = [span for span in spans if span.activity_type == "apply_object"]
-    apply_starts = [span.started for span in applies if span.started]
-    apply_ends = [span.closed for span in applies if span.closed]
-    # Per apply: activity start to the emulator logging the write, and the write
-    # to the activity's completion.
-    to_write, after_write = [], []
-    for span in applies:
-        name = span.activity_id.rpartition("/")[2]
-        if span.started and span.closed and name in writes:
-            to_write.append(writes[name] - span.started.timestamp())
-            after_write.append(span.closed.timestamp() - writes[name])
     return {
         "deployments": len(jobs),
         "options": options.model_dump(by_alias=True),
@@ -116,47 +151,15 @@ async def deploy_fan_out(
         "cpuSeconds": cpu,
         "makespanSeconds": makespan,
         "ratio": makespan / READY_DELAY,
-        "firstStart": _iso(first_start),
-        "lastReady": _iso(last_ready),
+        "firstStart": first_start.isoformat(),
+        "lastReady": last_ready.isoformat(),
         "emulator": {
             "applySpreadSeconds": max(writes.values()) - min(writes.values()),
             "firstApplyToLastReadySeconds": max(ready.values()) - min(writes.values()),
             "readyLagSeconds": timing.summarize(lags),
         },
-        "history": {
-            "events": history.total_events,
-            "workflowTasks": timing.workflow_tasks(events),
-            "awaitReadyActivities": len(waits),
-            "applyActivities": len(applies),
-            # Spread of the apply activities' start and completion times.
-            "applyStartSpreadSeconds": timing.seconds(
-                max(apply_starts), min(apply_starts)
-            ),
-            "applyCompletionSpreadSeconds": timing.seconds(
-                max(apply_ends), min(apply_starts)
-            ),
-            "applyActivitySeconds": timing.summarize(
-                [
-                    timing.seconds(span.closed, span.started)
-                    for span in applies
-                    if span.started and span.closed
-                ]
-            ),
-            "applyStartToWriteSeconds": timing.summarize(to_write),
-            "applyWriteToCompletionSeconds": timing.summarize(after_write),
-            "awaitReadyActivitySeconds": timing.summarize(
-                [
-                    timing.seconds(span.closed, span.started)
-                    for span in waits
-                    if span.started and span.closed
-                ]
-            ),
-        },
+        "history": _history_timings(events, writes),
     }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
 
 
 async def run_baseline(
@@ -164,10 +167,7 @@ async def run_baseline(
 ) -> dict[str, Any]:
     """Run `BareFanOut` for `count` jobs: oamflow's activities (`bare`) or sleeps (`hold`)."""
     assert stack.control is not None
-    stack.reset_cluster(ready_delay=0.0)
-    stack.control.set_delay("Deployment", "*", READY_DELAY)
-    name = f"fanout-{uuid.uuid4().hex[:8]}"
-    application = oam.validate_document(applications.fan_out(name, count)).application
+    application = _prepare(stack, count)
     plan = oam.build_plan(application)
     jobs = [
         ApplyInput(
@@ -178,17 +178,19 @@ async def run_baseline(
         )
         for job in plan.jobs
     ]
+
     cpu_before = stack.cpu_seconds()
     started = time.perf_counter()
     result = await stack.client.execute_workflow(
         FAN_OUT_WORKFLOW,
         FanOutInput(jobs=jobs, hold_seconds=READY_DELAY if variant == "hold" else None),
-        id=f"{variant}-{name}",
+        id=f"{variant}-{application.name}",
         task_queue=task_queue,
         result_type=FanOutResult,
     )
     wall = time.perf_counter() - started
     cpu = timing.cpu_used(cpu_before, stack.cpu_seconds())
+
     makespan = (max(result.finished) - result.started).total_seconds()
     record: dict[str, Any] = {
         "wallSeconds": wall,
@@ -197,12 +199,10 @@ async def run_baseline(
         "ratio": makespan / READY_DELAY,
     }
     if variant == "bare":
-        writes = [
-            entry["time"]
-            for entry in stack.control.log()
-            if entry["event"] == "write" and entry["kind"] == "Deployment"
-        ]
-        record["emulator"] = {"applySpreadSeconds": max(writes) - min(writes)}
+        writes = _logged_times(stack.control.log(), "write")
+        record["emulator"] = {
+            "applySpreadSeconds": max(writes.values()) - min(writes.values())
+        }
     return record
 
 

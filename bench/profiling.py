@@ -2,11 +2,11 @@
 
 `python -m bench.profiling OUTPUT WORKER-ARGS...` runs `worker.py` with a thread
 that, every `OAMFLOW_BENCH_SAMPLE_SECONDS` (default 0.005), records the Python
-stack of every other thread. When the worker exits it writes OUTPUT as JSON:
-sample counts per thread group (the asyncio event loop, activity threads,
-workflow threads, others), and per group the functions where threads were found
-most often, both as the innermost frame (self) and anywhere on the stack
-(inclusive). Threads waiting for work (an idle pool thread, a loop in `select`)
+stack of every other thread. When the worker exits, it writes OUTPUT as JSON
+with the sample counts per thread group (the asyncio event loop, activity
+threads, workflow threads, others). For each group it also lists the functions
+where threads were found most often, as the innermost frame (self) and anywhere
+on the stack (inclusive). Threads waiting for work (an idle pool thread, a loop in `select`)
 are counted under `idle` and left out of the function tables.
 
 It is a profiling aid for the benchmarks, not part of a measured run: sampling

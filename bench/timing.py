@@ -31,7 +31,7 @@ class ActivitySpan:
 
 
 def activity_spans(events: list[HistoryEvent]) -> list[ActivitySpan]:
-    """Every activity of a run in scheduling order, with the task that scheduled it."""
+    """Return every activity of a run in scheduling order, with the task that scheduled it."""
     spans: dict[int, ActivitySpan] = {}
     task_scheduled: dict[int, datetime] = {}
     task_started: dict[int, datetime] = {}
@@ -107,8 +107,8 @@ def seconds(later: datetime, earlier: datetime) -> float:
 def chain_transitions(spans: list[ActivitySpan]) -> dict[str, list[float]]:
     """Per pair of consecutive `apply_object` activities, the parts of the gap, in seconds.
 
-    `transition` is from the completion of N to the start of N+1; it is the sum of
-    `taskQueue` (completion until a worker picks up the workflow task),
+    `transition` runs from the completion of N to the start of N+1. It is the sum
+    of `taskQueue` (completion until a worker picks up the workflow task),
     `taskRun` (the workflow task on the worker) and `dispatch` (until the worker
     starts the activity).
     """

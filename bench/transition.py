@@ -7,11 +7,11 @@ activity with the same `ApplyInput` for the same manifests in the same order, on
 the same worker process and task queue. The two alternate, the order flipping on
 every repeat, after one unmeasured warm-up round of each.
 
-Per run it records the wall time (start request to result), the transitions from
-the history (completion of job N to start of job N+1, split into queueing, the
-workflow task and dispatch), the gaps between consecutive applies in the
-emulator's log, and, for oamflow, `finishedAt` of N to `startedAt` of N+1 from the
-returned progress.
+Per run it records the wall time from the start request to the result, and the
+transitions from the history: completion of job N to start of job N+1, split
+into queueing, the workflow task and dispatch. It also records the gaps between
+consecutive applies in the emulator's log and, for oamflow, `finishedAt` of N to
+`startedAt` of N+1 from the returned progress.
 """
 
 from __future__ import annotations

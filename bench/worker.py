@@ -1,10 +1,10 @@
 """`python -m bench.worker`: `worker.py` with the benchmarks' baseline workflows added.
 
 It takes the same options as `worker.py`. The worker is the one `build_worker`
-constructs (same activities, thread pool, sandbox and limits); only the baseline
-workflows of `bench.bare` and its `bench_hold` activity are appended to the
-registered types, so oamflow's workflow and its baselines run side by side on one
-worker process and one task queue.
+constructs, with the same activities, thread pool, sandbox and limits. Only the
+baseline workflows of `bench.bare` and its `bench_hold` activity are added to
+the registered types, so oamflow's workflow and its baselines run side by side
+on one worker process and one task queue.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""`starter.py codec-server`: decodes oamflow's encrypted payloads for the Temporal UI.
+"""`starter.py codec-server`: decodes oamflow's payloads for the Temporal UI.
 
-The Temporal UI (and `temporal workflow show --codec-endpoint`) posts payloads to
-`/decode` and `/encode` as protobuf JSON and expects the same shape back. The
-server has the codec key, so run it only where the people who may read the
-deployments' secrets can reach it; it listens on loopback by default.
+Payloads are compressed when large and encrypted when a codec key is set. The
+Temporal UI (and `temporal workflow show --codec-endpoint`) posts payloads to
+`/decode` and `/encode` as protobuf JSON and expects the same shape back. With a
+key, the server can read the deployments' secrets, so run it only where the
+people who may read them can reach it. It listens on loopback by default.
 """
 
 from __future__ import annotations
@@ -13,20 +14,20 @@ import logging
 from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
+from temporalio.converter import PayloadCodec
 
 from cli.errors import UsageError
 from clients.codec import (
-    KEY_FILE_VARIABLE,
-    KEY_VARIABLE,
     CodecKeyError,
     EncryptionCodec,
     key_from_environment,
 )
+from clients.temporal import payload_codec
 
 log = logging.getLogger("oamflow.codec")
 
 
-def build_app(codec: EncryptionCodec, cors_origin: str) -> web.Application:
+def build_app(codec: PayloadCodec, cors_origin: str) -> web.Application:
     def cors(response: web.StreamResponse) -> web.StreamResponse:
         response.headers["Access-Control-Allow-Origin"] = cors_origin
         response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
@@ -68,11 +69,12 @@ def serve(host: str, port: int, cors_origin: str) -> int:
         key = key_from_environment()
     except CodecKeyError as error:
         raise UsageError(str(error)) from None
-    if key is None:
-        raise UsageError(f"no codec key: set {KEY_VARIABLE} or {KEY_FILE_VARIABLE}")
-    codec = EncryptionCodec(key)
+    described = "no key: it decompresses only"
+    if key is not None:
+        described = f"key {EncryptionCodec(key).key_id.decode()}"
+    codec = payload_codec()
     print(
-        f"Codec server for key {codec.key_id.decode()} on http://{host}:{port} (CORS origin {cors_origin})",
+        f"Codec server ({described}) on http://{host}:{port} (CORS origin {cors_origin})",
         flush=True,
     )
     print(

@@ -72,7 +72,7 @@ PROJECT_KEY = SearchAttributeKey.for_keyword(ATTRIBUTE_PROJECT)
 
 def deploy(arguments: argparse.Namespace) -> int:
     loaded = read_request(arguments.file)
-    return asyncio.run(_deploy(loaded.application, arguments))
+    return asyncio.run(_deploy(loaded, arguments))
 
 
 def status(arguments: argparse.Namespace) -> int:
@@ -185,8 +185,9 @@ def _app_argument(namespace: str, name: str) -> str:
 # --- deploy -------------------------------------------------------------------------
 
 
-async def _deploy(application: oam.Application, arguments: argparse.Namespace) -> int:
-    plan = oam.build_plan(application)
+async def _deploy(loaded: oam.LoadedApplication, arguments: argparse.Namespace) -> int:
+    application = loaded.application
+    plan = loaded.plan()
     if (
         any(component.type == "secret" for component in application.components)
         and not encryption_enabled()

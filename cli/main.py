@@ -255,7 +255,7 @@ def read_request(path: str) -> oam.LoadedApplication:
 
 def _plan(arguments: argparse.Namespace) -> int:
     loaded = read_request(arguments.file)
-    plan = oam.build_plan(loaded.application)
+    plan = loaded.plan()
     if arguments.output == "json":
         print(planview.plan_json(plan))
     else:
@@ -265,7 +265,7 @@ def _plan(arguments: argparse.Namespace) -> int:
 
 def _render(arguments: argparse.Namespace) -> int:
     loaded = read_request(arguments.file)
-    plan = oam.build_plan(loaded.application)
+    plan = loaded.plan()
     sys.stdout.write(planview.manifests_yaml(plan))
     return EXIT_OK
 

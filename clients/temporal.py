@@ -15,11 +15,16 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
-from clients.codec import EncryptionCodec, key_from_environment
+from clients.codec import (
+    ChainCodec,
+    CompressionCodec,
+    EncryptionCodec,
+    key_from_environment,
+)
 from workflows.types import TASK_QUEUE
 
 DEFAULT_ADDRESS = "localhost:7233"
@@ -35,14 +40,18 @@ def connect_settings() -> dict[str, Any]:
     return settings
 
 
-def data_converter() -> DataConverter:
-    """Pydantic JSON payloads, encrypted when a codec key is configured."""
+def payload_codec() -> ChainCodec:
+    """Compression of large payloads, then encryption when a key is configured."""
     key = key_from_environment()
-    if key is None:
-        return pydantic_data_converter
-    return dataclasses.replace(
-        pydantic_data_converter, payload_codec=EncryptionCodec(key)
-    )
+    codecs: list[PayloadCodec] = [CompressionCodec()]
+    if key is not None:
+        codecs.append(EncryptionCodec(key))
+    return ChainCodec(codecs)
+
+
+def data_converter() -> DataConverter:
+    """Pydantic JSON payloads through `payload_codec`."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=payload_codec())
 
 
 def encryption_enabled() -> bool:

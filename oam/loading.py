@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 from oam import documents, errors, validation
 from oam.documents import MAX_DEPTH, MAX_NODES, MAX_REQUEST_BYTES
 from oam.model import Application, Model
+from oam.performance import paused_garbage_collection
+from oam.planning import Plan, build_plan
 
 __all__ = [
     "MAX_DEPTH",
@@ -36,12 +38,19 @@ __all__ = [
 class LoadedApplication:
     application: Application
     warnings: list[str] = field(default_factory=list)
+    # Manifests by component, rendered during validation; `plan()` reuses them.
+    rendered: dict[str, list[Any]] | None = None
+
+    def plan(self) -> Plan:
+        """Build the execution plan of the application (see `oam.build_plan`)."""
+        return build_plan(self.application, self.rendered)
 
 
 def load_application(text: str | bytes, source: str = "request") -> LoadedApplication:
     """Parse and validate a request; raise `errors.InvalidRequest` with all problems."""
-    document = documents.parse(text, source)
-    return validate_document(document.data, source, document.scalar_text)
+    with paused_garbage_collection():
+        document = documents.parse(text, source)
+        return validate_document(document.data, source, document.scalar_text)
 
 
 def parse_document(text: str | bytes, source: str = "request") -> Any:
@@ -75,9 +84,9 @@ def validate_document(
         raise  # pragma: no cover - describe_validation_error always yields problems
     problems.raise_if_any(source)
 
-    validation.check_application(application, problems, warnings)
+    rendered = validation.check_application(application, problems, warnings)
     problems.raise_if_any(source)
-    return LoadedApplication(application, warnings)
+    return LoadedApplication(application, warnings, rendered)
 
 
 # --- pydantic errors into problems -------------------------------------------------
@@ -197,17 +206,36 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+# Request key to field name, per model, filled on first use: models never change.
+_FIELDS_BY_KEY: dict[type[BaseModel], dict[str, str]] = {}
+# (model, field name) to the request model nested in that field, or None.
+_NESTED: dict[tuple[type[BaseModel], str], type[Model] | None] = {}
+
+
 def _field_for_key(model: type[BaseModel], key: str) -> str | None:
     """Find the field a request key sets, by its alias spellings, never its Python name alone."""
-    for name, info in model.model_fields.items():
-        alias = info.validation_alias
-        if alias is not None and hasattr(alias, "choices"):
-            choices = {choice for choice in alias.choices if isinstance(choice, str)}
-        else:
-            choices = {name, _camel(name)}
-        if key in choices:
-            return name
-    return None
+    fields = _FIELDS_BY_KEY.get(model)
+    if fields is None:
+        fields = {}
+        for name, info in model.model_fields.items():
+            alias = info.validation_alias
+            if alias is not None and hasattr(alias, "choices"):
+                choices = [
+                    choice for choice in alias.choices if isinstance(choice, str)
+                ]
+            else:
+                choices = [name, _camel(name)]
+            for choice in choices:
+                fields.setdefault(choice, name)
+        _FIELDS_BY_KEY[model] = fields
+    return fields.get(key)
+
+
+def _nested_field_model(model: type[BaseModel], name: str) -> type[Model] | None:
+    key = (model, name)
+    if key not in _NESTED:
+        _NESTED[key] = _nested_model(model.model_fields[name].annotation)
+    return _NESTED[key]
 
 
 def _nested_model(annotation: Any) -> type[Model] | None:
@@ -258,7 +286,7 @@ def _walk_ignored(
         name = _field_for_key(model, key)
         if name is None:
             continue
-        nested = _nested_model(model.model_fields[name].annotation)
+        nested = _nested_field_model(model, name)
         if nested is None:
             continue
         if isinstance(value, list):

@@ -60,6 +60,9 @@ class Model(BaseModel):
     def _drop_nulls_and_ignored(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        # Most objects have neither; returning them as they are saves a copy each.
+        if None not in data.values() and cls.IGNORED.isdisjoint(data):
+            return data
         return {
             key: value
             for key, value in data.items()
@@ -126,14 +129,14 @@ class Port(Model):
 
 class Properties(Model):
     image: Image | None = None
-    ports: list[Port] = []
-    env: StringMap = {}
-    conf: StringMap = {}
-    secret: StringMap = {}
-    command: list[str] = []
-    args: list[str] = []
-    labels: StringMap = {}
-    objects: list[dict[str, Any]] = []
+    ports: list[Port] = Field(default_factory=list)
+    env: StringMap = Field(default_factory=dict)
+    conf: StringMap = Field(default_factory=dict)
+    secret: StringMap = Field(default_factory=dict)
+    command: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)
+    labels: StringMap = Field(default_factory=dict)
+    objects: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Storage(Model):
@@ -174,7 +177,7 @@ class HttpGetAction(Model):
     port: PortNumber | Annotated[str, _checked(names.check_port_name)]
     scheme: Literal["HTTP", "HTTPS"] = "HTTP"
     host: str | None = None
-    http_headers: list[HttpHeader] = []
+    http_headers: list[HttpHeader] = Field(default_factory=list)
 
 
 class TcpSocketAction(Model):
@@ -274,18 +277,18 @@ class EnvVar(Model):
 class Container(Model):
     name: Name
     image: Image
-    command: list[str] = []
-    args: list[str] = []
-    env: StringMap = {}
+    command: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)
+    env: StringMap = Field(default_factory=dict)
 
 
 class PolicyRule(Model):
-    api_groups: list[str] = []
-    resources: list[str] = []
+    api_groups: list[str] = Field(default_factory=list)
+    resources: list[str] = Field(default_factory=list)
     verbs: Annotated[list[str], Field(min_length=1)]
-    resource_names: list[str] = []
+    resource_names: list[str] = Field(default_factory=list)
     non_resource_urls: list[str] = Field(
-        default=[],
+        default_factory=list,
         validation_alias=AliasChoices(
             "nonResourceURLs", "nonResourceUrls", "non_resource_urls"
         ),
@@ -295,20 +298,20 @@ class PolicyRule(Model):
 
 class Rbac(Model):
     service_account: Name | None = None
-    rules: list[PolicyRule] = []
+    rules: list[PolicyRule] = Field(default_factory=list)
     cluster_scope: bool = False
 
 
 class Traits(Model):
-    storage: list[Storage] = []
-    ingress: list[Ingress] = []
-    probes: list[Probe] = []
+    storage: list[Storage] = Field(default_factory=list)
+    ingress: list[Ingress] = Field(default_factory=list)
+    probes: list[Probe] = Field(default_factory=list)
     resources: Resources | None = None
-    env_from: list[EnvFrom] = []
-    envs: list[EnvVar] = []
-    sidecar: list[Container] = []
-    init: list[Container] = []
-    rbac: list[Rbac] = []
+    env_from: list[EnvFrom] = Field(default_factory=list)
+    envs: list[EnvVar] = Field(default_factory=list)
+    sidecar: list[Container] = Field(default_factory=list)
+    init: list[Container] = Field(default_factory=list)
+    rbac: list[Rbac] = Field(default_factory=list)
 
 
 class Component(Model):
@@ -319,8 +322,8 @@ class Component(Model):
     image: Image | None = None
     replicas: NonNegative = 1
     timeout: Duration | None = None
-    properties: Properties = Properties()
-    traits: Traits = Traits()
+    properties: Properties = Field(default_factory=Properties)
+    traits: Traits = Field(default_factory=Traits)
 
     @property
     def effective_image(self) -> str | None:
@@ -328,7 +331,7 @@ class Component(Model):
 
 
 class StepProperties(Model):
-    policies: list[Name] = []
+    policies: list[Name] = Field(default_factory=list)
 
 
 class SubStep(Model):
@@ -336,8 +339,8 @@ class SubStep(Model):
 
     name: Name
     mode: Mode = "DAG"
-    components: list[Name] = []
-    properties: StepProperties = StepProperties()
+    components: list[Name] = Field(default_factory=list)
+    properties: StepProperties = Field(default_factory=StepProperties)
 
 
 class WorkflowStep(Model):
@@ -346,9 +349,9 @@ class WorkflowStep(Model):
     name: Name
     type: Literal["deploy", "approval"] = "deploy"
     mode: Mode = "StepByStep"
-    components: list[Name] = []
-    properties: StepProperties = StepProperties()
-    sub_steps: list[SubStep] = []
+    components: list[Name] = Field(default_factory=list)
+    properties: StepProperties = Field(default_factory=StepProperties)
+    sub_steps: list[SubStep] = Field(default_factory=list)
     max_concurrency: Positive | None = None
     timeout: Duration | None = None
     depends_on: list[Name] | None = None
@@ -384,10 +387,12 @@ class Application(Model):
         validation_alias=AliasChoices("component", "components"),
         serialization_alias="component",
     )
-    workflow: Annotated[list[WorkflowStep], Field(max_length=MAX_STEPS)] = []
+    workflow: Annotated[list[WorkflowStep], Field(max_length=MAX_STEPS)] = Field(
+        default_factory=list
+    )
     max_concurrency: Positive | None = None
     failure_policy: Literal["keep", "cleanup"] = "keep"
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
     def component(self, name: str) -> Component:
         for component in self.components:

@@ -22,6 +22,7 @@ from typing import Any
 
 from oam import kinds, steps, units
 from oam.model import Application
+from oam.performance import paused_garbage_collection
 from oam.render import Manifest, object_key, render_component
 
 
@@ -139,13 +140,26 @@ def job_id(manifest: Manifest) -> str:
     return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
-def build_plan(application: Application) -> Plan:
-    """Plan the whole deployment; the request must already be validated."""
+def build_plan(
+    application: Application, rendered: dict[str, list[Manifest]] | None = None
+) -> Plan:
+    """Plan the whole deployment; the request must already be validated.
+
+    `rendered` takes manifests by component that validation already rendered.
+    """
+    with paused_garbage_collection():
+        return _build_plan(application, rendered)
+
+
+def _build_plan(
+    application: Application, rendered: dict[str, list[Manifest]] | None
+) -> Plan:
     components = {component.name: component for component in application.components}
-    rendered = {
-        name: render_component(application, component)
-        for name, component in components.items()
-    }
+    if rendered is None or len(rendered) != len(components):
+        rendered = {
+            name: render_component(application, component)
+            for name, component in components.items()
+        }
     manifests: dict[str, Manifest] = {}
     planned_steps: list[Step] = []
     executions: list[Execution] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from oam import errors
 from oam.component_checks import check_component
 from oam.model import Application
-from oam.render import object_key, render_component
+from oam.render import Manifest, object_key, render_component
 from oam.workflow_checks import check_raw_references, check_workflow
 
 __all__ = ["check_application", "check_raw_references"]
@@ -20,8 +20,12 @@ __all__ = ["check_application", "check_raw_references"]
 
 def check_application(
     application: Application, problems: errors.ProblemList, warnings: list[str]
-) -> None:
-    """Run every cross-field check; problems and warnings are appended in place."""
+) -> dict[str, list[Manifest]]:
+    """Run every cross-field check; problems and warnings are appended in place.
+
+    Returns the manifests rendered for the object-clash check, by component, so
+    that planning a valid request does not render it a second time.
+    """
     declared: dict[str, int] = {}
     for index, component in enumerate(application.components):
         if component.name in declared:
@@ -40,8 +44,9 @@ def check_application(
         if len(problems.items) > before:
             unsound.add(index)
     check_workflow(application, set(declared), problems, warnings)
-    _check_rendered_objects(application, unsound, problems)
+    rendered = _check_rendered_objects(application, unsound, problems)
     _warn_about_objects_outside_the_namespace(application, warnings)
+    return rendered
 
 
 def _warn_about_objects_outside_the_namespace(
@@ -70,13 +75,15 @@ def _warn_about_objects_outside_the_namespace(
 
 def _check_rendered_objects(
     application: Application, unsound: set[int], problems: errors.ProblemList
-) -> None:
+) -> dict[str, list[Manifest]]:
     """Two components must not render the same object; components with problems are skipped."""
     owners: dict[tuple[str, str, str], str] = {}
+    rendered: dict[str, list[Manifest]] = {}
     for index, component in enumerate(application.components):
         if index in unsound:
             continue
-        for position, manifest in enumerate(render_component(application, component)):
+        manifests = rendered[component.name] = render_component(application, component)
+        for position, manifest in enumerate(manifests):
             key = object_key(manifest)
             kind, namespace, name = key
             where = f"{namespace}/{name}" if namespace else name
@@ -92,3 +99,4 @@ def _check_rendered_objects(
             elif key in owners:
                 problems.add(path, f"renders {kind} {where} twice")
             owners.setdefault(key, component.name)
+    return rendered

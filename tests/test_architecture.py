@@ -13,6 +13,8 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 PURE_IMPORTS = {
     "__future__",
     "base64",
+    "contextlib",
+    "gc",
     "collections",
     "copy",
     "dataclasses",

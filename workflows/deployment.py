@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from oam import conditions
     from workflows import deleting
     from workflows.jobs import ACTIVITY_RETRY, JobRunner, failure_text
-    from workflows.tracking import FINAL_STEP_STATES, Tracker, new_progress
+    from workflows.tracking import FINAL_STEP_STATES, Tracker, restore_progress
     from workflows.types import (
         WORKFLOW_NAME,
         Approval,
@@ -51,9 +51,7 @@ class DeployApplication:
         self._input = input
         self._application = input.application
         self._plan = oam.build_plan(input.application)
-        self._tracker = Tracker(
-            input.carried or new_progress(input.application, self._plan)
-        )
+        self._tracker = Tracker(restore_progress(input, self._plan))
         self._decisions: dict[str, Approval] = {}
         if input.resume:
             self._decisions.update(input.resume.approvals)
@@ -109,7 +107,12 @@ class DeployApplication:
                     options=input.options,
                     resume=input.resume,
                     owned=input.owned,
-                    carried=progress,
+                    carried=progress.model_copy(update={"jobs": []}),
+                    carried_jobs=[
+                        job.record()
+                        for job in progress.jobs
+                        if job.state != JobState.PENDING
+                    ],
                     cluster=progress.cluster,
                 )
             )

@@ -13,6 +13,7 @@ from datetime import datetime
 from oam import Plan
 from oam.model import Application
 from workflows.types import (
+    DeployInput,
     DeploymentState,
     JobProgress,
     JobState,
@@ -61,6 +62,26 @@ def new_progress(application: Application, plan: Plan) -> Progress:
         steps=steps,
         jobs=jobs,
     )
+
+
+def restore_progress(deploy_input: DeployInput, plan: Plan) -> Progress:
+    """The progress a run starts from: fresh, or where a continued run left it."""
+    progress = new_progress(deploy_input.application, plan)
+    carried = deploy_input.carried
+    if carried is None:
+        return progress
+    if carried.jobs:
+        return carried  # carried whole, as runs started before `carried_jobs` existed do
+    records = {record.id: record for record in deploy_input.carried_jobs}
+    jobs = []
+    for job in progress.jobs:
+        record = records.get(job.id)
+        jobs.append(
+            job
+            if record is None
+            else job.model_copy(update=record.model_dump(by_alias=False))
+        )
+    return carried.model_copy(update={"jobs": jobs})
 
 
 class Tracker:

@@ -13,7 +13,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 from pydantic.alias_generators import to_camel
 
 from oam.model import Application, RetryPolicy
@@ -173,6 +178,56 @@ class JobProgress(Message):
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
         return f"{self.kind} {where}"
 
+    @model_serializer(mode="wrap")
+    def _without_defaults(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        # A deployment of 1,000 components has 3,000 of these in every query answer
+        # and continue-as-new input; fields at their defaults are left out.
+        data = handler(self)
+        return {key: value for key, value in data.items() if not _is_default(value)}
+
+    def record(self) -> JobRecord:
+        """The part of this job's progress that is not derived from the plan."""
+        return JobRecord(
+            id=self.id,
+            state=self.state,
+            started_at=self.started_at,
+            waiting_since=self.waiting_since,
+            finished_at=self.finished_at,
+            message=self.message,
+            created=self.created,
+            changed=self.changed,
+            unchanged_since_previous_run=self.unchanged_since_previous_run,
+            uid=self.uid,
+        )
+
+
+def _is_default(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, str) and value == "")
+
+
+class JobRecord(Message):
+    """A job's progress without what the plan determines, carried to a continued run."""
+
+    id: str
+    state: JobState = JobState.PENDING
+    started_at: datetime | None = None
+    waiting_since: datetime | None = None
+    finished_at: datetime | None = None
+    message: str = ""
+    created: bool = False
+    changed: bool = False
+    unchanged_since_previous_run: bool = False
+    uid: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        data = handler(self)
+        return {key: value for key, value in data.items() if not _is_default(value)}
+
 
 class Approval(Message):
     approved: bool
@@ -288,7 +343,9 @@ class DeployInput(Message):
     # no longer contains are pruned once this deployment succeeds.
     owned: list[ObjectRef] = []
     # Set only when the workflow continues as new: where the previous run stopped.
+    # Its `jobs` is empty; `carried_jobs` holds the jobs that had started.
     carried: Progress | None = None
+    carried_jobs: list[JobRecord] = []
     cluster: str = ""
 
 

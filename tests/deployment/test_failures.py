@@ -342,11 +342,15 @@ async def test_failed_redeploy_prunes_nothing(harness: Harness, tmp_path: Path) 
     assert harness.cluster.live("Deployment", "default", "new") is not None
 
 
-async def test_another_applications_object_is_never_taken_over(harness: Harness) -> None:
+async def test_another_applications_object_is_never_taken_over(
+    harness: Harness,
+) -> None:
     await harness.deploy(request_for(unique_name("owner"), [web("web")]))
     before = harness.cluster.live("Service", "default", "web")
 
-    message, progress = await harness.deploy_failing(request_for(unique_name("intruder"), [web("web")]))
+    message, progress = await harness.deploy_failing(
+        request_for(unique_name("intruder"), [web("web")])
+    )
 
     assert "Service default/web belongs to oamflow application 'owner-" in message
     assert "rename the component, or deploy to another namespace" in message

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import logging
 import uuid
 
@@ -13,12 +12,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 import oam
 from cli.codecserver import build_app
-from clients.codec import EncryptionCodec, new_key
+from clients.codec import new_key
+from clients.temporal import data_converter
 from tests.conftest import TEST_OPTIONS, Cluster, request_for, unique_name
 from worker import build_worker
 from workflows.types import WORKFLOW_NAME, DeployInput, Progress, workflow_id
@@ -68,12 +67,16 @@ def forms_of(value: str) -> list[bytes]:
 
 
 @pytest.fixture
-def codec_client(temporal: WorkflowEnvironment) -> tuple[Client, EncryptionCodec]:
-    codec = EncryptionCodec(base64.b64decode(new_key()))
-    converter = dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+def codec_client(
+    temporal: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Client, object]:
+    """A client with the data converter the worker and CLI use, with a fresh key."""
+    monkeypatch.setenv("OAMFLOW_CODEC_KEY", new_key())
+    monkeypatch.delenv("OAMFLOW_CODEC_KEY_FILE", raising=False)
+    converter = data_converter()
     config = temporal.client.config()
     config["data_converter"] = converter
-    return Client(**config), codec
+    return Client(**config), converter.payload_codec
 
 
 async def test_secret_value_is_absent_from_history_and_logs_with_the_codec(
