@@ -71,7 +71,9 @@ def restore_progress(deploy_input: DeployInput, plan: Plan) -> Progress:
     if carried is None:
         return progress
     if carried.jobs:
-        return carried  # carried whole, as runs started before `carried_jobs` existed do
+        return (
+            carried  # carried whole, as runs started before `carried_jobs` existed do
+        )
     records = {record.id: record for record in deploy_input.carried_jobs}
     jobs = []
     for job in progress.jobs:
