@@ -26,9 +26,9 @@ from typing import Any
 import psutil
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from clients.temporal import data_converter
 from emulator import ControlClient
 from workflows.types import (
     ATTRIBUTE_APPLICATION,
@@ -117,7 +117,8 @@ class LocalStack:
         self.environment = await WorkflowEnvironment.start_local(
             ip="127.0.0.1",
             dev_server_existing_path=temporal_binary(),
-            data_converter=pydantic_data_converter,
+            # The converter of the worker and the command line: large payloads compressed.
+            data_converter=data_converter(),
             search_attributes=[
                 SearchAttributeKey.for_keyword(ATTRIBUTE_APPLICATION),
                 SearchAttributeKey.for_keyword(ATTRIBUTE_NAMESPACE),

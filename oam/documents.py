@@ -73,7 +73,8 @@ def parse(text: str | bytes, source: str = "request") -> Document:
                 raise json_error from None
     else:
         document = _parse_yaml(text, source)
-    _check_shape(document.data, source)
+    if type(document.data) in (dict, list):
+        _check_shape(document.data, source)
     return document
 
 
@@ -225,23 +226,26 @@ def _inspect(root: Any, source: str) -> dict[Path, str]:
 
 
 def _check_shape(data: Any, source: str) -> None:
-    """Count values and depth iteratively, so YAML aliases cannot expand without bound."""
+    """Check depth, value count and key types, walking only the containers."""
     stack: list[tuple[Any, int]] = [(data, 1)]
-    seen = 0
+    seen = 1
     while stack:
         value, depth = stack.pop()
-        seen += 1
         if depth > MAX_DEPTH:
             raise _reject(f"is nested deeper than {MAX_DEPTH} levels", source)
-        if seen > MAX_NODES:
-            raise _reject(f"has more than {MAX_NODES} values", source)
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
+        if type(value) is dict:
+            children = value.values()
+            for key in value:
+                if type(key) is not str:
                     raise _reject(
                         f"has a non-string key {errors.show_value(key)}; quote it",
                         source,
                     )
-                stack.append((item, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
+        else:
+            children = value
+        seen += len(children)
+        if seen > MAX_NODES:
+            raise _reject(f"has more than {MAX_NODES} values", source)
+        stack.extend(
+            (child, depth + 1) for child in children if type(child) in (dict, list)
+        )

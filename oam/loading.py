@@ -64,6 +64,13 @@ def validate_document(
     scalar_text: dict[documents.Path, str] | None = None,
 ) -> LoadedApplication:
     """Validate parsed request data; `scalar_text` improves hints for YAML scalars."""
+    with paused_garbage_collection():
+        return _validate(data, source, scalar_text)
+
+
+def _validate(
+    data: Any, source: str, scalar_text: dict[documents.Path, str] | None
+) -> LoadedApplication:
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "empty document"
         raise errors.InvalidRequest(
