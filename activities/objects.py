@@ -268,15 +268,7 @@ class KubernetesActivities:
     )
     def await_ready(self, arguments: WaitInput) -> WaitResult:
         """Poll until the object is ready, failing fast on terminal and back-off states."""
-        subject = describe(arguments.kind, arguments.namespace, arguments.name)
-        retrier = Retrier(
-            arguments.retry,
-            {"application": arguments.application, "job": arguments.job_id},
-        )
-        resource = retrier.call(
-            f"discover {arguments.kind}",
-            lambda: self.kube.resolve(arguments.api_version, arguments.kind),
-        )
+        subject, retrier, resource = self._prepare(arguments)
         started = time.monotonic()
         first_seen: dict[str, float] = {}
         issues: list[diagnostics.PodIssue] = []
@@ -382,15 +374,7 @@ class KubernetesActivities:
     )
     def delete_object(self, arguments: DeleteInput) -> DeleteResult:
         """Delete an object this deployment created, only if it is still the same object."""
-        subject = describe(arguments.kind, arguments.namespace, arguments.name)
-        retrier = Retrier(
-            arguments.retry,
-            {"application": arguments.application, "job": arguments.job_id},
-        )
-        resource = retrier.call(
-            f"discover {arguments.kind}",
-            lambda: self.kube.resolve(arguments.api_version, arguments.kind),
-        )
+        subject, retrier, resource = self._prepare(arguments)
         try:
             retrier.call(
                 f"delete {subject}",
@@ -411,6 +395,19 @@ class KubernetesActivities:
         return DeleteResult(deleted=True, message="deleted")
 
     # --- helpers --------------------------------------------------------------------
+
+    def _prepare(
+        self, arguments: WaitInput | DeleteInput
+    ) -> tuple[str, Retrier, Resource]:
+        """The object's description, a retrier for its calls, and its resource."""
+        subject = describe(arguments.kind, arguments.namespace, arguments.name)
+        context = {"application": arguments.application, "job": arguments.job_id}
+        retrier = Retrier(arguments.retry, context)
+        resource = retrier.call(
+            f"discover {arguments.kind}",
+            lambda: self.kube.resolve(arguments.api_version, arguments.kind),
+        )
+        return subject, retrier, resource
 
     def _assess(self, live: dict[str, Any], retrier: Retrier) -> readiness.Verdict:
         mode = None

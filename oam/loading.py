@@ -294,10 +294,24 @@ def _walk_ignored(
         if name is None:
             continue
         nested = _nested_field_model(model, name)
-        if nested is None:
+        if nested is None or not _may_ignore(nested):
             continue
         if isinstance(value, list):
             for index, item in enumerate(value):
                 _walk_ignored(item, nested, [*path, key, index], warnings, problems)
         else:
             _walk_ignored(value, nested, [*path, key], warnings, problems)
+
+
+_MAY_IGNORE: dict[type[BaseModel], bool] = {}
+
+
+def _may_ignore(model: type[Model]) -> bool:
+    """Whether a model, or one nested in it, has keys to ignore: else no need to walk it."""
+    if model not in _MAY_IGNORE:
+        _MAY_IGNORE[model] = False  # a guard against models that nest themselves
+        nested = (_nested_field_model(model, name) for name in model.model_fields)
+        _MAY_IGNORE[model] = bool(model.IGNORED) or any(
+            _may_ignore(item) for item in nested if item is not None
+        )
+    return _MAY_IGNORE[model]
