@@ -275,7 +275,7 @@ class KubernetesActivities:
         last_diagnosis = 0.0
         # The first check comes soon, later ones less often: a wait for an object
         # that is ready within a second costs a few requests, not dozens.
-        interval = 0.25
+        interval = 0.1
 
         while True:
             live = retrier.call(
