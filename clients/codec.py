@@ -1,4 +1,4 @@
-"""Encryption of Temporal payloads (AES-256-GCM), so history holds no plaintext.
+"""Encryption of Temporal payloads (AES-256-GCM), so history contains no plaintext.
 
 Everything oamflow sends through Temporal (the request with its Secret values,
 manifests, results, query answers) passes through this codec when a key is
@@ -35,12 +35,12 @@ class CodecKeyError(Exception):
 
 
 def new_key() -> str:
-    """A fresh random key, base64-encoded, for `OAMFLOW_CODEC_KEY` or a key file."""
+    """Generate a random key, base64-encoded, for `OAMFLOW_CODEC_KEY` or a key file."""
     return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
 
 
 def key_from_environment() -> bytes | None:
-    """The configured key, or None when payload encryption is not configured."""
+    """Read the configured key; None when payload encryption is not configured."""
     text = os.environ.get(KEY_VARIABLE)
     source = KEY_VARIABLE
     path = os.environ.get(KEY_FILE_VARIABLE)
