@@ -107,26 +107,62 @@ def _parse_json(text: str, source: str) -> Any:
     raise _reject(problem, source)
 
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Dates and times load as the text written.
+_RESOLVERS = {
+    first: [
+        (tag, pattern)
+        for tag, pattern in resolvers
+        if tag != "tag:yaml.org,2002:timestamp"
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
-class _Loader(_BaseLoader):  # type: ignore[valid-type, misc]
-    """Safe YAML loading with libyaml's parser where available, and dates as text.
+class _PythonLoader(yaml.SafeLoader):
+    """PyYAML's own parser, with a nesting limit checked while it composes."""
 
-    The C parser composes the node graph quickly (it also caps flow and block
-    nesting at 1,000 levels); `_inspect` then checks the graph before anything
-    is constructed.
+    yaml_implicit_resolvers = _RESOLVERS
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.MarkedYAMLError(
+                    problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+_C_LOADER: type | None = None
+_C_LOADER_CHECKED = False
+
+
+def _loader_class() -> type:
+    """libyaml's parser when it limits nesting itself, else PyYAML's own.
+
+    libyaml composes recursively in C. PyYAML 6.0.4 caps nesting at 1,000
+    levels there; older builds have no cap, and deeply nested input would
+    crash the interpreter, so they get the slower parser with its own limit.
     """
-
-    # Dates and times load as the text written.
-    yaml_implicit_resolvers = {
-        first: [
-            (tag, pattern)
-            for tag, pattern in resolvers
-            if tag != "tag:yaml.org,2002:timestamp"
-        ]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+    global _C_LOADER, _C_LOADER_CHECKED
+    if not _C_LOADER_CHECKED:
+        _C_LOADER_CHECKED = True
+        c_loader = getattr(yaml, "CSafeLoader", None)
+        if c_loader is not None:
+            try:
+                yaml.compose("[" * 1100 + "]" * 1100, Loader=c_loader)
+            except yaml.YAMLError:
+                _C_LOADER = type(
+                    "_CLoader", (c_loader,), {"yaml_implicit_resolvers": _RESOLVERS}
+                )
+    return _C_LOADER or _PythonLoader
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:
@@ -149,7 +185,7 @@ def _parse_yaml(text: str, source: str) -> Document:
             source,
         )
     try:
-        loader = _Loader(text)
+        loader = _loader_class()(text)
     except yaml.YAMLError as error:  # the reader rejects control characters up front
         raise _reject(_yaml_problem(error), source) from None
     try:
