@@ -166,7 +166,7 @@ class _ExpectedFailureFilter(logging.Filter):
     """Log activities that fail on purpose (an ApplicationError) without a traceback.
 
     The SDK logs every failed activity with its stack. For a job that failed because
-    an image cannot be pulled, the message alone tells the whole story.
+    an image cannot be pulled, the message alone is the useful part.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class CommandError(Exception):
-    """A command cannot complete; the message says why and what to do."""
+    """A command cannot complete; the message explains why and what to do."""
 
     exit_code = 1
 

@@ -223,7 +223,7 @@ def run(argv: list[str]) -> int:
 
 
 def interrupted_message() -> str:
-    """What Ctrl-C stopped: only the watching, never the deployment itself."""
+    """Describe what Ctrl-C stopped: only the watching, never the deployment itself."""
     if watching_state.application is None:
         return "interrupted"
     namespace, name = watching_state.application

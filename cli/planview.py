@@ -16,7 +16,7 @@ def plan_json(plan: Plan) -> str:
 
 
 def plan_table(plan: Plan, application: Application) -> str:
-    """A readable plan: steps in order, their executions, tiers and jobs."""
+    """Render a readable plan: steps in order, their executions, tiers and jobs."""
     jobs = plan.jobs
     lines = [
         f"Application {plan.application} in namespace {plan.namespace}:"
@@ -71,7 +71,7 @@ def _step_details(step: Any) -> str:
 
 
 def manifests_yaml(plan: Plan) -> str:
-    """Every manifest as multi-document YAML, in run order, ready for `kubectl apply -f -`."""
+    """Render every manifest as multi-document YAML, in run order, for `kubectl apply -f -`."""
     documents = []
     for execution in plan.executions:
         for job in execution.jobs:

@@ -1,4 +1,4 @@
-"""What the command line is doing, for messages printed when it is interrupted."""
+"""State of the command line, for the message printed when it is interrupted."""
 
 from __future__ import annotations
 

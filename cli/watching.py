@@ -25,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli import report, state
 from cli.errors import CommandError
 from clients.temporal import connect_settings, ui_url
-from workflows.types import DeploymentState, Progress
+from workflows.types import Progress
 
 POLL_SECONDS = 0.5
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -68,7 +68,7 @@ async def follow(
                 )
                 warned = False
             except WorkflowQueryFailedError:
-                pass  # a continued-as-new run may not answer for a moment
+                pass  # a continued-as-new run may not respond for a moment
             except RPCError as error:
                 if error.status == RPCStatusCode.UNAVAILABLE and not finished:
                     raise lost_connection(name, namespace) from None
@@ -190,7 +190,7 @@ async def read_progress(
         if fallback is not None:
             return fallback
         raise CommandError(
-            f"no worker answered the progress query for {handle.id}; start one with `python worker.py`"
+            f"no worker responded to the progress query for {handle.id}; start one with `python worker.py`"
         ) from None
 
 
@@ -206,7 +206,3 @@ async def _progress_from_outcome(
             if isinstance(error.cause, ApplicationError):
                 return _progress_from_details(error.cause)
     return None
-
-
-def is_finished(progress: Progress) -> bool:
-    return progress.state != DeploymentState.RUNNING

